@@ -1,0 +1,5 @@
+import sys
+
+from cunet.cli import main
+
+sys.exit(main())

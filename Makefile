@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Each creates .venv when missing, installs cunet with its test extras once (a stamp file
+# makes a second call install nothing), makes sure ffmpeg/ffprobe exist, then runs.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cunet-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install ffmpeg clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(MAKE) --no-print-directory ffmpeg
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# MUSDB18 .stem.mp4 (musdb -> stempeg) and mp3/m4a input need both ffmpeg and ffprobe.
+ffmpeg:
+	@if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing ffmpeg (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	else \
+		echo "cunet needs ffmpeg and ffprobe: run 'sudo apt-get install ffmpeg' (or 'brew install ffmpeg'), then make again"; \
+		exit 1; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/cunet demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,72 @@
+"""The `cunet` command line: one entry point, one module per subcommand in `cunet.commands`.
+
+Each command module defines `HELP`, `add_arguments(parser)` and `run(args) -> int`, and
+imports TensorFlow only inside `run`, so `cunet --help` is instant. A `CunetError` (bad
+input) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from cunet import __version__
+from cunet.errors import CunetError
+
+COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo")
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"cunet.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cunet",
+        description="Conditioned U-Net: one network separates any instrument you ask for.",
+    )
+    parser.add_argument("--version", action="version", version=f"cunet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = _command_module(name)
+        except ModuleNotFoundError:
+            continue
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe devices with the chatter of CUDA probing on CPU machines hidden."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    _import_tensorflow_quietly()
+    try:
+        return int(args.run(args) or 0)
+    except CunetError as exc:
+        print(f"cunet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cunet {args.command}: interrupted", file=sys.stderr)
+        return 130

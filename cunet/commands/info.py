@@ -1,0 +1,40 @@
+"""`cunet info`: parameter counts, input shapes and FLOPs of a config's or a saved model."""
+
+HELP = "print a model's parameter counts (U-Net and control parts), input shapes and FLOPs"
+
+
+def add_arguments(parser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", help="config name (e.g. cunet-simple-dense) or YAML path")
+    source.add_argument("--model", help="a saved cunet .keras model")
+
+
+def format_info(info, config) -> str:
+    rows = [
+        ("model", f"{info.name} ({config.name})"),
+        ("inputs", ", ".join(f"{k} {v}" for k, v in info.input_shapes.items())),
+        ("parameters, total", f"{info.total:,}"),
+        ("parameters, trainable", f"{info.trainable:,}"),
+        ("  U-Net part (trainable / total)", f"{info.unet_trainable:,} / {info.unet_total:,}"),
+        ("  control part (trainable / total)", f"{info.control_trainable:,} / {info.control_total:,}"),
+        ("FLOPs per patch (forward)", f"{info.flops_per_patch / 1e9:.3f} G"),
+        ("audio", f"{config.audio.sample_rate} Hz, n_fft {config.audio.n_fft}, hop {config.audio.hop_length}"),
+        ("instruments (condition order)", ", ".join(config.instruments)),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def run(args) -> int:
+    from cunet.config import DEFAULT_CONFIG, load_config
+    from cunet.model_info import model_info
+    from cunet.modelio import load_model
+    from cunet.models import build_model
+
+    if args.model:
+        model, config = load_model(args.model)
+    else:
+        config = load_config(args.config or DEFAULT_CONFIG)
+        model = build_model(config, compile=False)
+    print(format_info(model_info(model), config))
+    return 0

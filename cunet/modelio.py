@@ -1,0 +1,72 @@
+"""Saving and safely loading cunet models: a `.keras` file that carries its own config.
+
+`save_model` writes the Keras archive atomically and adds the resolved config to it as the
+member `cunet-config.yaml`, so a model file alone says how it was built (rate, STFT, patch,
+instrument order). `load_model` always uses Keras' safe mode: a model holding a `Lambda`
+layer or other arbitrary code is refused.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Union
+
+import yaml
+
+from cunet.config import Config, ConfigError, config_from_dict
+from cunet.errors import CunetError
+from cunet.fileio import atomic_path
+
+CONFIG_MEMBER = "cunet-config.yaml"
+
+
+class ModelFileError(CunetError):
+    """A model file is missing, corrupt, unsafe, or not a cunet model."""
+
+
+def save_model(model, config: Config, path: Union[str, Path]) -> Path:
+    """Write `model` with `config` embedded to `path` (a `.keras` file), atomically."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"model files end in .keras: {path}")
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(CONFIG_MEMBER, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path
+
+
+def read_model_config(path: Union[str, Path]) -> Config:
+    """The config embedded in a cunet `.keras` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if CONFIG_MEMBER not in archive.namelist():
+                raise ModelFileError(f"{path}: not a cunet model (no embedded cunet config)")
+            data = yaml.safe_load(archive.read(CONFIG_MEMBER))
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path}: not a readable .keras model file ({exc})") from None
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}: embedded config is invalid: {exc}") from None
+
+
+def load_model(path: Union[str, Path], compile: bool = False):
+    """Load `(model, config)` from a cunet `.keras` file with Keras' safe mode on."""
+    import keras
+
+    import cunet.layers  # noqa: F401  (registers the custom layers)
+
+    config = read_model_config(path)
+    try:
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for corrupt or unsafe archives
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "lambda" in reason.lower() or "safe_mode" in reason:
+            reason = f"refused by safe loading (it contains arbitrary code, e.g. a Lambda layer): {reason}"
+        raise ModelFileError(f"{path}: cannot load model: {reason}") from None
+    return model, config

@@ -1,0 +1,63 @@
+"""Instrument specs: what to separate, as text (`vocals`, `vocals+drums`, `vocals=0.5`).
+
+A spec is one or more terms joined by `+`; a term is an instrument name with an optional
+`=weight`. It maps to one condition vector over the model's instruments (in config order):
+`vocals+drums` -> vocals=1, drums=1; `vocals=0.5` -> vocals=0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cunet.errors import CunetError
+
+
+class InstrumentError(CunetError):
+    """An instrument spec names an unknown instrument or is malformed."""
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """A parsed spec: `text` as written (the output name) and `weights` {instrument: weight}."""
+
+    text: str
+    weights: dict
+
+    def condition(self, instruments) -> np.ndarray:
+        """The condition vector (n_instruments,) float32 in `instruments` order."""
+        vector = np.zeros(len(instruments), np.float32)
+        for name, weight in self.weights.items():
+            vector[list(instruments).index(name)] = weight
+        return vector
+
+
+def parse_spec(text: str, instruments) -> InstrumentSpec:
+    """Parse `text` against the model's `instruments`; raises `InstrumentError` naming the problem."""
+    instruments = list(instruments)
+    valid = ", ".join(instruments)
+    cleaned = str(text).strip().replace(" ", "")
+    if not cleaned:
+        raise InstrumentError(f"empty instrument spec (valid instruments: {valid})")
+    weights: dict = {}
+    for term in cleaned.split("+"):
+        name, sep, value = term.partition("=")
+        if name not in instruments:
+            shown = name or term or "(empty)"
+            raise InstrumentError(
+                f"unknown instrument {shown!r} in {text!r} (valid instruments: {valid}; "
+                "combine as vocals+drums or weight as vocals=0.5)"
+            )
+        if name in weights:
+            raise InstrumentError(f"instrument {name!r} appears twice in {text!r}")
+        weight = 1.0
+        if sep:
+            try:
+                weight = float(value)
+            except ValueError:
+                raise InstrumentError(f"weight of {name!r} in {text!r} is not a number: {value!r}") from None
+            if not np.isfinite(weight) or weight < 0:
+                raise InstrumentError(f"weight of {name!r} in {text!r} must be finite and >= 0, got {value}")
+        weights[name] = weight
+    return InstrumentSpec(cleaned, weights)

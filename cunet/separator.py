@@ -1,0 +1,427 @@
+"""`Separator`: any signal in, the instruments you ask for out, at the input's rate and channels.
+
+The pipeline for a signal x (samples, channels) at rate r:
+
+1. Each channel is resampled to the model rate and turned into normalized magnitudes with the
+   shared front end (`cunet.spectral.model_magnitude`); the stereo image is kept because every
+   channel gets its own mask.
+2. Magnitudes are cut into `patch.frames`-frame patches overlapping by `overlap` (25 % by
+   default) on a grid fixed to the start of the signal; the model's sigmoid mask (layer
+   `cunet.models.MASK_LAYER`) is computed in batches in inference mode, and the patch masks
+   are overlap-added with trapezoidal weights (linear ramps over the overlap), the summed
+   weights asserted positive, then divided: no seams.
+3. Full band: the mask is mapped onto an STFT of the *input* at its own rate, with a window
+   of about the same duration (n_fft * r / model_rate rounded to a power of two, same hop
+   ratio). It is linearly interpolated in time (seconds) and frequency (Hz). Above the model's
+   top bin (`freq_bins * model_rate / n_fft` Hz, 4 kHz for the paper model) the mask of each
+   frame is extended with its mean over the model's top octave, so cymbals, sibilants and air
+   follow the instrument they belong to instead of being cut. The masked input STFT is
+   inverted at rate r: output has the input's bandwidth, rate, channels and length. A mask of
+   1 returns the input (to float precision), a mask of 0 silence.
+4. Optional Wiener post-filter (`cunet.wiener`) across the requested instruments plus the
+   rest of the mixture.
+5. Long inputs are processed in blocks of `block_seconds` of input STFT frames; each block
+   reads, resamples and runs only the patches it needs (with margins), so memory is bounded
+   and the result equals the one-shot result to float precision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from cunet.audio import ArraySource, AudioSource, check_audio_array, resample
+from cunet.config import Config
+from cunet.errors import CunetError
+from cunet.instruments import InstrumentSpec, parse_spec
+
+RESIDUAL = "residual"
+DEFAULT_MODEL_FILE = "cunet-default.keras"
+
+
+def default_model_path() -> Path:
+    """Where the embedded default model lives (`cunet/pretrained/cunet-default.keras`)."""
+    return Path(__file__).resolve().parent / "pretrained" / DEFAULT_MODEL_FILE
+
+
+def resolve_model_path(model: Union[None, str, Path]) -> Path:
+    """`None` -> the embedded default model (a clear `CunetError` if it is not there)."""
+    if model is not None:
+        return Path(model)
+    path = default_model_path()
+    if not path.is_file():
+        raise CunetError(
+            f"the embedded default model is not installed ({path.name} missing in "
+            f"{path.parent}); pass a trained model with --model PATH"
+        )
+    return path
+
+
+def _power_of_two(x: float) -> int:
+    return int(2 ** max(4, round(math.log2(max(x, 1.0)))))
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Model-rate and input-rate STFT grids of one signal (all indices global)."""
+
+    n: int  # input samples
+    rate: int
+    n_model: int  # model-rate samples
+    model_frames: int  # T_m
+    patches: int  # P
+    n_fft_in: int
+    hop_in: int
+    frames_in: int  # U
+
+
+class Separator:
+    """Separates instruments from signals of any rate, channel count and length.
+
+    Args:
+        model: a cunet `keras.Model` (C-U-Net or dedicated U-Net) with a layer named
+            `cunet.models.MASK_LAYER`.
+        config: its `Config` (rate, STFT, patch shape, instrument order).
+        overlap: fraction of a patch shared with the next one (0 <= overlap < 1).
+        batch_size: patches per model call.
+        block_seconds: input processed per block; bounds memory for long files.
+
+    Example:
+        >>> sep = Separator.load()                        # the embedded model
+        >>> out = sep.separate(x, 44100, ["vocals"], residual=True)
+        >>> out["vocals"].shape == x.shape, out["residual"].shape == x.shape
+    """
+
+    def __init__(
+        self,
+        model,
+        config: Config,
+        overlap: float = 0.25,
+        batch_size: int = 16,
+        block_seconds: float = 60.0,
+    ):
+        import keras
+
+        from cunet.models import MASK_LAYER
+
+        if not 0 <= overlap < 1:
+            raise CunetError(f"overlap must be in [0, 1), got {overlap}")
+        if block_seconds <= 0:
+            raise CunetError(f"block_seconds must be positive, got {block_seconds}")
+        self.model = model
+        self.config = config
+        self.overlap = overlap
+        self.batch_size = int(batch_size)
+        self.block_seconds = float(block_seconds)
+        self.mask_model = keras.Model(model.inputs, model.get_layer(MASK_LAYER).output)
+        frames = config.patch.frames
+        self.overlap_frames = min(int(round(overlap * frames)), frames - 1)
+        self.patch_step = frames - self.overlap_frames
+        self.patch_weights = self._trapezoid(frames, self.overlap_frames)
+        self.last_block_count = 0
+        self._compiled = None
+
+    @classmethod
+    def load(cls, model: Union[None, str, Path] = None, **kwargs) -> "Separator":
+        """Load a saved cunet model (None: the embedded default model) safely."""
+        from cunet.modelio import load_model
+
+        keras_model, config = load_model(resolve_model_path(model))
+        return cls(keras_model, config, **kwargs)
+
+    @staticmethod
+    def _trapezoid(frames: int, overlap: int) -> np.ndarray:
+        """Patch weights (frames,): linear ramps over the overlap, 1 in between, always > 0."""
+        i = np.arange(frames, dtype=np.float64)
+        ramp = overlap + 1
+        return np.minimum(1.0, np.minimum((i + 1) / ramp, (frames - i) / ramp)).astype(np.float32)
+
+    # ----------------------------------------------------------------- instruments
+    @property
+    def instruments(self) -> list:
+        """What this model separates: all instruments (C-U-Net) or its target (U-Net)."""
+        if self.config.conditioned:
+            return list(self.config.instruments)
+        return [self.config.model.target]
+
+    def parse_instruments(self, instruments: Sequence[str]) -> list[InstrumentSpec]:
+        """Parse and check specs against this model; raises `CunetError` naming the problem."""
+        if isinstance(instruments, str):
+            instruments = [instruments]
+        specs = [parse_spec(text, self.config.instruments) for text in instruments]
+        if not specs:
+            raise CunetError(f"no instrument requested (valid instruments: {', '.join(self.instruments)})")
+        names = [s.text for s in specs]
+        if len(set(names)) != len(names) or RESIDUAL in names:
+            raise CunetError(f"instruments requested twice: {names}")
+        if not self.config.conditioned:
+            target = self.config.model.target
+            for spec in specs:
+                if spec.weights != {target: 1.0}:
+                    raise CunetError(
+                        f"this model is a dedicated U-Net for {target!r}: it separates only "
+                        f"{target!r}, not {spec.text!r} (use a C-U-Net model for other instruments)"
+                    )
+        return specs
+
+    # ----------------------------------------------------------------- grids
+    def _grid(self, n: int, rate: int) -> _Grid:
+        a = self.config.audio
+        n_model = n if rate == a.sample_rate else int(round(n * a.sample_rate / rate))
+        model_frames = max(1, (max(n_model, 1) - 1 + a.n_fft - a.hop_length) // a.hop_length + 1)
+        frames = self.config.patch.frames
+        patches = 1 + max(0, math.ceil((model_frames - frames) / self.patch_step))
+        n_fft_in = _power_of_two(a.n_fft * rate / a.sample_rate)
+        hop_in = max(1, n_fft_in * a.hop_length // a.n_fft)
+        frames_in = (n - 1 + n_fft_in - hop_in) // hop_in + 1
+        return _Grid(n, rate, n_model, model_frames, patches, n_fft_in, hop_in, frames_in)
+
+    def _model_samples(self, source: AudioSource, grid: _Grid, a: int, b: int) -> np.ndarray:
+        """Model-rate signal samples [a, b) -> (channels, b - a), zeros outside the signal.
+
+        Resampling works on aligned input segments with a margin, so every block sees the
+        same model-rate samples as a one-shot resampling of the whole signal.
+        """
+        rm, ri = self.config.audio.sample_rate, grid.rate
+        if rm == ri:
+            return source.read(a, b).T
+        g = math.gcd(rm, ri)
+        qm, qi = rm // g, ri // g
+        margin = max(rm // 4, 256)
+        a_m = max(0, ((a - margin) // qm) * qm)
+        b_m = -(-(b + margin) // qm) * qm
+        a_i, b_i = a_m // qm * qi, min(b_m // qm * qi, grid.n)
+        out = np.zeros((source.channels, b - a), np.float32)
+        if b_i <= a_i:
+            return out
+        seg = resample(source.read(a_i, b_i), ri, rm)
+        hi = min(a_m + len(seg), grid.n_model)
+        lo_c, hi_c = max(a, a_m), min(b, hi)
+        if hi_c > lo_c:
+            out[:, lo_c - a : hi_c - a] = seg[lo_c - a_m : hi_c - a_m].T
+        return out
+
+    # ----------------------------------------------------------------- model
+    def _conditions(self, specs: list[InstrumentSpec]) -> list[Optional[np.ndarray]]:
+        if not self.config.conditioned:
+            return [None] * len(specs)
+        return [spec.condition(self.config.instruments) for spec in specs]
+
+    def _run_mask_model(self, patches: np.ndarray, condition: Optional[np.ndarray]) -> np.ndarray:
+        """patches (N, freq_bins, frames, 1) -> masks (N, freq_bins, frames) in [0, 1]."""
+        out = []
+        for i in range(0, len(patches), self.batch_size):
+            batch = patches[i : i + self.batch_size]
+            if condition is None:
+                inputs = batch
+            else:
+                inputs = [batch, np.repeat(condition[None], len(batch), axis=0)]
+            out.append(np.asarray(self._mask_function()(inputs))[..., 0])
+        return np.concatenate(out, axis=0)
+
+    def _mask_function(self):
+        """`mask_model` in inference mode, traced once as a graph (any batch size)."""
+        if self._compiled is None or self._compiled[0] is not self.mask_model:
+            import keras
+            import tensorflow as tf
+
+            model = self.mask_model
+            if not isinstance(model, keras.Model):  # a plain callable, e.g. a test probe
+                self._compiled = (model, lambda inputs: model(inputs, training=False))
+                return self._compiled[1]
+            p = self.config.patch
+            signature = [tf.TensorSpec((None, p.freq_bins, p.frames, 1), tf.float32)]
+            if self.config.conditioned:
+                signature.append(tf.TensorSpec((None, len(self.config.instruments)), tf.float32))
+
+            @tf.function(input_signature=signature)
+            def call(*inputs):
+                return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+
+            self._compiled = (model, lambda inputs: call(*inputs) if isinstance(inputs, list) else call(inputs))
+        return self._compiled[1]
+
+    def _patch_masks(self, source, grid, p_a, p_b, conditions, cache) -> list[dict]:
+        """Masks (channels, freq_bins, frames) of patches p_a..p_b for each spec, cached by index."""
+        import cunet.spectral as spectral
+
+        a = self.config.audio
+        frames, bins = self.config.patch.frames, self.config.patch.freq_bins
+        missing = [p for p in range(p_a, p_b + 1) if p not in cache[0]]
+        if missing:
+            q_a, q_b = missing[0], missing[-1]
+            pad = a.n_fft - a.hop_length
+            start = q_a * self.patch_step * a.hop_length - pad
+            n_frames = (q_b - q_a) * self.patch_step + frames
+            stop = start + (n_frames - 1) * a.hop_length + a.n_fft
+            signal = self._model_samples(source, grid, start, stop)
+            mags = np.asarray(spectral.model_magnitude(signal, a))[..., :bins]  # (C, T, F)
+            offsets = [(p - q_a) * self.patch_step for p in missing]
+            patches = np.stack([mags[:, o : o + frames] for o in offsets], axis=1)  # (C, P, T, F)
+            channels = patches.shape[0]
+            patches = patches.transpose(1, 0, 3, 2).reshape(-1, bins, frames, 1)
+            for s, condition in enumerate(conditions):
+                masks = self._run_mask_model(patches, condition)
+                masks = masks.reshape(len(missing), channels, bins, frames)
+                for k, p in enumerate(missing):
+                    cache[s][p] = masks[k]
+        for c in cache:
+            for p in [p for p in c if p < p_a]:
+                del c[p]
+        return cache
+
+    def _model_mask(self, source, grid, t_a, t_b, conditions, cache) -> list[np.ndarray]:
+        """Overlap-added masks of model frames t_a..t_b per spec: (channels, t_b - t_a + 1, F)."""
+        frames, step = self.config.patch.frames, self.patch_step
+        p_a = max(0, (t_a - frames) // step + 1)
+        p_b = min(grid.patches - 1, t_b // step)
+        cache = self._patch_masks(source, grid, p_a, p_b, conditions, cache)
+        length = t_b - t_a + 1
+        weight_sum = np.zeros(length, np.float32)
+        masks = [np.zeros((source.channels, length, self.config.patch.freq_bins), np.float32) for _ in conditions]
+        for p in range(p_a, p_b + 1):
+            lo, hi = max(p * step, t_a), min(p * step + frames, t_b + 1)
+            if hi <= lo:
+                continue
+            w = self.patch_weights[lo - p * step : hi - p * step]
+            weight_sum[lo - t_a : hi - t_a] += w
+            for s in range(len(conditions)):
+                patch = cache[s][p][:, :, lo - p * step : hi - p * step]  # (C, F, t)
+                masks[s][:, lo - t_a : hi - t_a] += patch.transpose(0, 2, 1) * w[None, :, None]
+        assert np.all(weight_sum > 0), "overlap-add weights must cover every frame"
+        return [m / weight_sum[None, :, None] for m in masks]
+
+    # ----------------------------------------------------------------- full band
+    def _frequency_map(self, grid: _Grid):
+        """Input bins -> (lo, hi, w, above): model-bin interpolation and the extension region."""
+        a = self.config.audio
+        bins = self.config.patch.freq_bins
+        freqs = np.arange(grid.n_fft_in // 2 + 1) * grid.rate / grid.n_fft_in
+        pos = freqs * a.n_fft / a.sample_rate
+        above = pos > bins - 1
+        pos = np.minimum(pos, bins - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, bins - 1)
+        return lo, hi, (pos - lo).astype(np.float32), above
+
+    def _input_mask(self, source, grid, u0, u1, conditions, cache, fmap) -> list[np.ndarray]:
+        """Masks on the input STFT grid, frames u0..u1-1: (channels, u1 - u0, n_fft_in//2 + 1)."""
+        a = self.config.audio
+        u = np.arange(u0, u1)
+        centers = (u * grid.hop_in - (grid.n_fft_in - grid.hop_in) + grid.n_fft_in / 2) / grid.rate
+        t = (centers * a.sample_rate + (a.n_fft - a.hop_length) - a.n_fft / 2) / a.hop_length
+        t = np.clip(t, 0, grid.model_frames - 1)
+        t_lo = np.floor(t).astype(int)
+        t_hi = np.minimum(t_lo + 1, grid.model_frames - 1)
+        t_w = (t - t_lo).astype(np.float32)[None, :, None]
+        t_a, t_b = int(t_lo.min()), int(t_hi.max())
+        model_masks = self._model_mask(source, grid, t_a, t_b, conditions, cache)
+        f_lo, f_hi, f_w, above = fmap
+        bins = self.config.patch.freq_bins
+        top_octave = slice((bins - 1) // 2, bins)
+        out = []
+        for m in model_masks:
+            m = m[:, t_lo - t_a] * (1 - t_w) + m[:, t_hi - t_a] * t_w  # (C, U, F)
+            full = m[:, :, f_lo] * (1 - f_w) + m[:, :, f_hi] * f_w
+            if above.any():
+                full[:, :, above] = m[:, :, top_octave].mean(axis=-1, keepdims=True)
+            out.append(full)
+        return out
+
+    # ----------------------------------------------------------------- separation
+    def block_count(self, n: int, rate: int) -> int:
+        grid = self._grid(n, rate)
+        return math.ceil(grid.frames_in / self._block_frames(grid))
+
+    def _block_frames(self, grid: _Grid) -> int:
+        return max(1, int(round(self.block_seconds * grid.rate / grid.hop_in)))
+
+    def iter_separate(
+        self,
+        source: AudioSource,
+        instruments: Sequence[str] = ("vocals",),
+        residual: bool = False,
+        wiener: bool = False,
+    ) -> Iterator[tuple[int, dict]]:
+        """Separate an `AudioSource` block by block.
+
+        Yields (start, {name: (samples, channels) float32}) with consecutive, gap-free
+        blocks covering [0, source.frames); names are the specs as written, plus "residual"
+        (the mixture minus the sum of the estimates) when asked for.
+        """
+        import cunet.spectral as spectral
+        from cunet.wiener import wiener_gains
+
+        specs = self.parse_instruments(instruments)
+        if source.frames <= 0:
+            raise CunetError("the input holds 0 samples")
+        conditions = self._conditions(specs)
+        grid = self._grid(source.frames, source.rate)
+        fmap = self._frequency_map(grid)
+        block = self._block_frames(grid)
+        n_fft, hop = grid.n_fft_in, grid.hop_in
+        pad = n_fft - hop
+        cache = [dict() for _ in specs]
+        carry = [np.zeros((source.channels, pad), np.float32) for _ in specs]
+        self.last_block_count = 0
+        for u0 in range(0, grid.frames_in, block):
+            u1 = min(u0 + block, grid.frames_in)
+            self.last_block_count += 1
+            start = u0 * hop - pad
+            x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
+            if not np.all(np.isfinite(x)):
+                raise CunetError("the input contains NaN or Inf samples")
+            spectrum = np.asarray(spectral.stft(x.T, n_fft, hop))  # (C, U, K)
+            masks = self._input_mask(source, grid, u0, u1, conditions, cache, fmap)
+            if wiener:
+                magnitude = np.abs(spectrum)
+                rest = np.maximum(0.0, 1.0 - sum(masks))
+                masks = list(wiener_gains([m * magnitude for m in masks] + [rest * magnitude])[:-1])
+            last = u1 == grid.frames_in
+            emit_lo = max(start, 0)
+            emit_hi = grid.n if last else u1 * hop - pad
+            outputs = {}
+            for s, spec in enumerate(specs):
+                y = np.array(spectral.istft(spectrum * masks[s], n_fft, hop))  # (C, len)
+                y[:, :pad] += carry[s]
+                carry[s] = y[:, (u1 - u0) * hop :].copy()
+                outputs[spec.text] = y[:, emit_lo - start : emit_hi - start].T
+            if residual:
+                mixture = x[emit_lo - start : emit_hi - start]
+                outputs[RESIDUAL] = mixture - sum(outputs[s.text] for s in specs)
+            yield emit_lo, outputs
+
+    def separate(
+        self,
+        audio,
+        sample_rate: int,
+        instruments: Sequence[str] = ("vocals",),
+        residual: bool = False,
+        wiener: bool = False,
+    ) -> dict:
+        """Separate `instruments` from `audio`.
+
+        Args:
+            audio: (samples, channels) or (samples,) array at `sample_rate` (any rate).
+            instruments: specs: "vocals", "vocals+drums", "vocals=0.5", ...
+            residual: also return "residual" = audio minus the sum of the estimates.
+            wiener: share the mixture among the estimates (and the rest) by Wiener gains.
+
+        Returns:
+            {name: array of audio's shape, dtype float32, at sample_rate}.
+        """
+        x = check_audio_array(audio, sample_rate)
+        specs = self.parse_instruments(instruments)
+        names = [s.text for s in specs] + ([RESIDUAL] if residual else [])
+        out = {name: np.zeros_like(x) for name in names}
+        source = ArraySource(x, int(sample_rate))
+        for start, blocks in self.iter_separate(source, [s.text for s in specs], residual, wiener):
+            for name, y in blocks.items():
+                out[name][start : start + len(y)] = y
+        if np.ndim(audio) == 1:
+            out = {name: y[:, 0] for name, y in out.items()}
+        return out

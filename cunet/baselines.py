@@ -1,0 +1,90 @@
+"""The floor and the ceiling of every evaluation table: the mixture and the oracle ratio mask.
+
+- `mixture_estimates`: the mixture itself as the estimate of every target. Any separator
+  should beat it; its SDR is what "doing nothing" scores.
+- `ideal_ratio_mask_estimates`: the oracle IRM1 of SiSEC 2018 (a magnitude ratio mask
+  |S_j| / sum_k |S_k| computed from the true sources, applied to the mixture's STFT, full
+  band, at the track's own rate and channels). It is the best any magnitude-masking
+  separator with that STFT can do; `irm_stft_settings` gives the STFT a `cunet.Separator`
+  masks at the track rate (the model's window duration), so the ceiling is the one of our models.
+
+Arrays are (samples, channels) float32, as everywhere in cunet.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from cunet.config import AudioConfig
+
+MIXTURE = "baseline-mixture"
+IRM = "oracle-irm"
+BASELINES = {"mixture": MIXTURE, "irm": IRM}
+
+
+def mixture_estimates(mixture: np.ndarray, targets: Sequence[str]) -> dict:
+    """name -> the mixture (samples, channels) for every target."""
+    mixture = np.asarray(mixture, np.float32)
+    return {name: mixture.copy() for name in targets}
+
+
+def irm_stft_settings(audio: AudioConfig, rate: int) -> tuple[int, int]:
+    """(n_fft, hop) of the full-band STFT a `cunet.Separator` masks at `rate`.
+
+    The model's window duration scaled to `rate` and rounded to a power of two, with the
+    model's overlap ratio (the rule of `Separator`), e.g. 1024 / 256 at 8192 Hz ->
+    4096 / 1024 at 44100 Hz: the oracle mask lives on the very grid the models' masks do.
+    """
+    n_fft = int(2 ** max(4, round(math.log2(max(audio.n_fft * rate / audio.sample_rate, 1.0)))))
+    hop = max(1, n_fft * audio.hop_length // audio.n_fft)
+    return n_fft, hop
+
+
+def ideal_ratio_mask_estimates(
+    mixture: np.ndarray,
+    sources: Mapping[str, np.ndarray],
+    targets: Sequence[str],
+    n_fft: int,
+    hop: int,
+    power: float = 1.0,
+) -> dict:
+    """Oracle ratio-mask estimates: name -> (samples, channels) float32.
+
+    mixture: (samples, channels); sources: every source of the track (they define the
+    denominator of the mask), each (samples, channels). The mask of target j is
+    |S_j|^p / sum_k |S_k|^p (p = `power`; 1 is SiSEC's IRM1), applied to the mixture STFT and
+    inverted with the shared `cunet.spectral.istft`.
+    """
+    import tensorflow as tf
+
+    from cunet.spectral import istft, stft
+
+    mixture = np.asarray(mixture, np.float32)
+    missing = [t for t in targets if t not in sources]
+    if missing:
+        raise ValueError(f"no true source for target(s) {missing}")
+    samples, channels = mixture.shape
+    # Pad so every kept sample is covered by n_fft / hop frames (istft is exact there).
+    pad = n_fft
+    total = samples + 2 * pad
+    frames = -(-(total - n_fft) // hop) + 1
+    padded_length = (frames - 1) * hop + n_fft
+
+    def spectrum(signal):
+        x = np.zeros((channels, padded_length), np.float32)
+        x[:, pad : pad + samples] = np.asarray(signal, np.float32).T
+        return stft(x, n_fft, hop)
+
+    eps = np.finfo(np.float32).tiny
+    mix_spec = spectrum(mixture)
+    magnitudes = {name: tf.abs(spectrum(s)) ** power for name, s in sources.items()}
+    denominator = tf.add_n(list(magnitudes.values())) + eps
+    estimates = {}
+    for name in targets:
+        mask = magnitudes[name] / denominator
+        signal = istft(mix_spec * tf.cast(mask, tf.complex64), n_fft, hop).numpy()
+        estimates[name] = np.ascontiguousarray(signal[:, pad : pad + samples].T, np.float32)
+    return estimates

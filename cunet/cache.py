@@ -1,0 +1,334 @@
+"""The prepared stem cache: MUSDB18 stems at the model's rate, one `.npy` per track.
+
+`prepare_cache` reads a MUSDB18 root (`.stem.mp4`, through stempeg and ffmpeg) or a
+MUSDB18-HQ root (wav folders), downmixes every stem to mono, resamples it to
+`config.audio.sample_rate` with soxr (high quality) and writes, in the cache folder:
+
+- `<track>.npy`: float32, shape (samples, n_instruments), columns in `config.instruments`
+  order, memory-mappable (`np.load(..., mmap_mode="r")`);
+- `manifest.json`: format, rate, stem order, config hash, and per track its name, file,
+  length in samples and split ("train" or "valid").
+
+Every file is written atomically and the manifest is rewritten after each track, so an
+interrupted run resumes where it stopped and a second run does no work. `open_cache`
+checks the manifest against a config before the data pipeline reads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import numpy as np
+
+from cunet.config import Config, config_hash
+from cunet.errors import CunetError
+from cunet.fileio import atomic_path, atomic_write_text
+
+MANIFEST = "manifest.json"
+FORMAT = "cunet-stem-cache/1"
+MUSDB_STEMS = ("drums", "bass", "other", "vocals")  # stream order 1..4 of a .stem.mp4
+STEM_SUFFIX = ".stem.mp4"
+
+
+class CacheError(CunetError):
+    """A MUSDB18 root or a stem cache cannot be used."""
+
+
+@dataclass(frozen=True)
+class TrackSource:
+    """One MUSDB18 track on disk: a `.stem.mp4` file or a folder of wav stems."""
+
+    name: str
+    path: Path
+    is_wav: bool
+
+
+@dataclass(frozen=True)
+class CachedTrack:
+    """One cached track: `file` holds (length, n_instruments) float32 samples."""
+
+    name: str
+    file: str
+    length: int
+    split: str
+
+
+# ---------------------------------------------------------------------------------------
+# Reading MUSDB18
+
+
+def musdb_validation_tracks() -> list[str]:
+    """MUSDB18's official validation tracks (part of its train subset), as shipped by musdb."""
+    import musdb
+    import yaml
+
+    setup = Path(musdb.__path__[0]) / "configs" / "mus.yaml"
+    return list(yaml.safe_load(setup.read_text())["validation_tracks"])
+
+
+def discover_tracks(root: Union[str, Path], is_wav: bool, subset: str = "train") -> list[TrackSource]:
+    """List the tracks of `root/subset`, checking the layout; raises `CacheError` if unusable."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise CacheError(f"MUSDB18 root not found: {root}")
+    folder = root / subset
+    if not folder.is_dir():
+        raise CacheError(
+            f"{root} is not a MUSDB18 root: it has no '{subset}' folder "
+            f"(expected {subset}/<track>{'/' if is_wav else STEM_SUFFIX})"
+        )
+    stem_files = sorted(p for p in folder.iterdir() if p.name.endswith(STEM_SUFFIX) and p.is_file())
+    wav_folders = sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("*.wav")))
+    if is_wav:
+        if not wav_folders:
+            hint = " (it holds .stem.mp4 files: drop --is-wav)" if stem_files else ""
+            raise CacheError(f"no MUSDB18-HQ track folders (with .wav stems) in {folder}{hint}")
+        for track in wav_folders:
+            missing = [s for s in MUSDB_STEMS if not (track / f"{s}.wav").is_file()]
+            if missing:
+                raise CacheError(f"track '{track.name}' has no {', '.join(s + '.wav' for s in missing)}")
+        return [TrackSource(p.name, p, True) for p in wav_folders]
+    if not stem_files:
+        hint = " (it holds wav track folders: add --is-wav)" if wav_folders else ""
+        raise CacheError(f"no MUSDB18 {STEM_SUFFIX} files in {folder}{hint}")
+    return [TrackSource(p.name[: -len(STEM_SUFFIX)], p, False) for p in stem_files]
+
+
+def read_stems(track: TrackSource) -> tuple[dict, int]:
+    """Read a track's four stems: ({name: (samples, channels) float32}, rate)."""
+    try:
+        if track.is_wav:
+            import soundfile as sf
+
+            stems, rates = {}, set()
+            for name in MUSDB_STEMS:
+                audio, rate = sf.read(str(track.path / f"{name}.wav"), dtype="float32", always_2d=True)
+                stems[name] = audio
+                rates.add(rate)
+            if len(rates) != 1:
+                raise CacheError(f"track '{track.name}': its stems have different sample rates {sorted(rates)}")
+            lengths = {len(a) for a in stems.values()}
+            if len(lengths) != 1:
+                raise CacheError(f"track '{track.name}': its stems have different lengths {sorted(lengths)}")
+            return stems, rates.pop()
+        import stempeg
+
+        audio, rate = stempeg.read_stems(str(track.path), dtype=np.float32, always_3d=True)
+    except CunetError:
+        raise
+    except Exception as exc:  # soundfile, stempeg and ffmpeg raise many types for bad files
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise CacheError(f"cannot read track '{track.name}' ({track.path}): {reason}") from None
+    if audio.shape[0] != 1 + len(MUSDB_STEMS):
+        raise CacheError(
+            f"track '{track.name}': {audio.shape[0]} audio streams, a MUSDB18 {STEM_SUFFIX} has 5 "
+            "(mixture, drums, bass, other, vocals)"
+        )
+    return {name: audio[1 + i] for i, name in enumerate(MUSDB_STEMS)}, int(rate)
+
+
+def track_array(stems: dict, rate: int, config: Config) -> np.ndarray:
+    """Downmix and resample stems to (samples, n_instruments) float32 in config order."""
+    import soxr
+
+    columns = []
+    for name in config.instruments:
+        mono = np.asarray(stems[name], dtype=np.float32).mean(axis=1)
+        if rate != config.audio.sample_rate:
+            mono = soxr.resample(mono, rate, config.audio.sample_rate, quality="VHQ")
+        columns.append(np.asarray(mono, dtype=np.float32))
+    length = min(len(c) for c in columns)
+    return np.stack([c[:length] for c in columns], axis=1)
+
+
+# ---------------------------------------------------------------------------------------
+# Writing the cache
+
+
+def track_file_name(name: str) -> str:
+    """A file name for a track: unsafe characters replaced, a short hash keeps it unique."""
+    safe = re.sub(r"[^A-Za-z0-9 ._&'()-]", "_", name).strip(" .") or "track"
+    return f"{safe[:80]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}.npy"
+
+
+def assign_splits(names: list[str], valid_fraction: float) -> dict:
+    """name -> "train" | "valid": MUSDB18's official split, else a deterministic fraction."""
+    official = set(musdb_validation_tracks())
+    if official & set(names):
+        return {n: "valid" if n in official else "train" for n in names}
+    count = 0
+    if valid_fraction > 0 and len(names) >= 2:
+        count = min(len(names) - 1, max(1, round(len(names) * valid_fraction)))
+    held_out = set(sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())[:count])
+    return {n: "valid" if n in held_out else "train" for n in names}
+
+
+def _manifest(config: Config, tracks: dict, splits: dict, complete: bool, expected: int) -> dict:
+    return {
+        "format": FORMAT,
+        "config_hash": config_hash(config),
+        "sample_rate": config.audio.sample_rate,
+        "instruments": list(config.instruments),
+        "complete": complete,
+        "expected_tracks": expected,
+        "split_rule": "musdb18-official"
+        if set(musdb_validation_tracks()) & set(splits)
+        else f"valid_fraction {config.data.valid_fraction}",
+        "tracks": [
+            {"name": name, "file": entry["file"], "length": entry["length"], "split": splits.get(name, "train")}
+            for name, entry in sorted(tracks.items())
+        ],
+    }
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"{path}: unreadable cache manifest ({exc}); re-run `cunet prepare`") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CacheError(f"{path}: not a cunet stem cache manifest; re-run `cunet prepare`")
+    return data
+
+
+def prepare_cache(
+    musdb_root: Union[str, Path],
+    config: Config,
+    out_dir: Union[str, Path],
+    is_wav: bool = False,
+    subset: str = "train",
+    progress: bool = True,
+    limit: Optional[int] = None,
+    on_track: Optional[Callable[[str, bool], None]] = None,
+) -> "Cache":
+    """Cache the `subset` tracks of a MUSDB18 root for `config`; returns the opened cache.
+
+    Tracks already in the cache are skipped. `limit` caches only the first tracks (by
+    name). `on_track(name, written)` is called for every track (for tests and reports).
+    """
+    unknown = [name for name in config.instruments if name not in MUSDB_STEMS]
+    if unknown:
+        raise CacheError(
+            f"config instruments {unknown} are not MUSDB18 stems ({', '.join(MUSDB_STEMS)})"
+        )
+    sources = discover_tracks(musdb_root, is_wav, subset)
+    if limit is not None:
+        sources = sources[:limit]
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / MANIFEST
+    cached = {}
+    if manifest_path.exists():
+        old = _read_manifest(manifest_path)
+        if old.get("config_hash") != config_hash(config):
+            raise CacheError(
+                f"{out_dir} holds a cache for config hash {old.get('config_hash')} "
+                f"({old.get('sample_rate')} Hz, {old.get('instruments')}), this config has "
+                f"{config_hash(config)}: choose another --out folder"
+            )
+        cached = {
+            t["name"]: {"file": t["file"], "length": t["length"]}
+            for t in old["tracks"]
+            if (out_dir / t["file"]).is_file()
+        }
+    names = sorted({s.name for s in sources} | set(cached))
+    splits = assign_splits(names, config.data.valid_fraction)
+    expected = len(names)
+
+    from tqdm import tqdm
+
+    bar = tqdm(sources, desc="caching tracks", unit="track", disable=not progress)
+    for source in bar:
+        if source.name in cached:
+            if on_track:
+                on_track(source.name, False)
+            continue
+        bar.set_postfix_str(source.name[:40])
+        stems, rate = read_stems(source)
+        array = track_array(stems, rate, config)
+        file = track_file_name(source.name)
+        with atomic_path(out_dir / file) as tmp:
+            np.save(tmp, array)
+        cached[source.name] = {"file": file, "length": int(array.shape[0])}
+        atomic_write_text(
+            manifest_path, json.dumps(_manifest(config, cached, splits, False, expected), indent=1)
+        )
+        if on_track:
+            on_track(source.name, True)
+    atomic_write_text(
+        manifest_path, json.dumps(_manifest(config, cached, splits, True, expected), indent=1)
+    )
+    return open_cache(out_dir, config)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the cache
+
+
+class Cache:
+    """An opened, validated stem cache.
+
+    Attributes:
+        root: the cache folder.
+        sample_rate: the rate of every cached sample.
+        instruments: stem (column) order, equal to the config's.
+        tracks: list of `CachedTrack`.
+    """
+
+    def __init__(self, root: Path, manifest: dict):
+        self.root = root
+        self.manifest = manifest
+        self.sample_rate = int(manifest["sample_rate"])
+        self.instruments = list(manifest["instruments"])
+        self.tracks = [CachedTrack(t["name"], t["file"], int(t["length"]), t["split"]) for t in manifest["tracks"]]
+
+    def split(self, name: str) -> list[CachedTrack]:
+        """The tracks of split "train" or "valid", sorted by name."""
+        return [t for t in self.tracks if t.split == name]
+
+    def read_track(self, track: CachedTrack, mmap: bool = True) -> np.ndarray:
+        """(length, n_instruments) float32 samples, memory-mapped by default."""
+        path = self.root / track.file
+        try:
+            array = np.load(path, mmap_mode="r" if mmap else None)
+        except (OSError, ValueError) as exc:
+            raise CacheError(f"{path}: unreadable cached track ({exc}); re-run `cunet prepare`") from None
+        if array.shape != (track.length, len(self.instruments)) or array.dtype != np.float32:
+            raise CacheError(f"{path}: shape {array.shape} does not match the manifest; re-run `cunet prepare`")
+        return array
+
+    def nbytes(self, split: Optional[str] = None) -> int:
+        tracks = self.tracks if split is None else self.split(split)
+        return sum(t.length for t in tracks) * len(self.instruments) * 4
+
+
+def open_cache(cache_dir: Union[str, Path], config: Config) -> Cache:
+    """Open the cache in `cache_dir` for `config`; raises `CacheError` if it cannot serve it."""
+    root = Path(cache_dir).expanduser()
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise CacheError(
+            f"no stem cache in {root} (missing {MANIFEST}): run "
+            f"`cunet prepare --musdb-root DIR --config {config.name} --out {root}` first"
+        )
+    manifest = _read_manifest(manifest_path)
+    expected = config_hash(config)
+    if manifest.get("config_hash") != expected:
+        raise CacheError(
+            f"the cache in {root} was prepared for config hash {manifest.get('config_hash')} "
+            f"({manifest.get('sample_rate')} Hz, {manifest.get('instruments')}) but config "
+            f"'{config.name}' has hash {expected}: re-run `cunet prepare` with this config "
+            "and another --out folder"
+        )
+    if not manifest.get("complete"):
+        raise CacheError(
+            f"the cache in {root} is incomplete ({len(manifest['tracks'])} of "
+            f"{manifest.get('expected_tracks')} tracks): re-run `cunet prepare` to finish it"
+        )
+    if not manifest["tracks"]:
+        raise CacheError(f"the cache in {root} holds no tracks: re-run `cunet prepare`")
+    return Cache(root, manifest)

@@ -1,0 +1,47 @@
+"""`cunet prepare`: cache MUSDB18 stems at a config's rate for training."""
+
+HELP = "cache MUSDB18 (or MUSDB18-HQ) stems, mono at the config's rate, for `cunet train`"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--musdb-root", required=True, metavar="DIR",
+                        help="MUSDB18 root (holding train/ and test/)")
+    parser.add_argument("--is-wav", action="store_true",
+                        help="the root is MUSDB18-HQ (a folder of wav stems per track)")
+    parser.add_argument("--config", default=None, metavar="NAME_OR_PATH",
+                        help="config name or YAML path (default: cunet-simple-dense)")
+    parser.add_argument("--out", required=True, metavar="CACHE_DIR", help="cache folder to write")
+    parser.add_argument("--subset", default="train", choices=("train", "test"),
+                        help="MUSDB18 subset to cache (default: train, split into train/valid)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="cache only the first N tracks (by name)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from cunet.cache import prepare_cache
+    from cunet.config import DEFAULT_CONFIG, load_config
+    from cunet.errors import CunetError
+
+    if args.limit is not None and args.limit < 1:
+        raise CunetError("--limit must be at least 1")
+    config = load_config(args.config or DEFAULT_CONFIG)
+    written = []
+    cache = prepare_cache(
+        args.musdb_root,
+        config,
+        args.out,
+        is_wav=args.is_wav,
+        subset=args.subset,
+        progress=not args.quiet,
+        limit=args.limit,
+        on_track=lambda name, wrote: written.append(wrote),
+    )
+    train, valid = cache.split("train"), cache.split("valid")
+    hours = sum(t.length for t in cache.tracks) / cache.sample_rate / 3600
+    print(
+        f"cache {cache.root}: {len(cache.tracks)} tracks ({len(train)} train, {len(valid)} valid), "
+        f"{hours:.2f} h at {cache.sample_rate} Hz, {cache.nbytes() / 2**20:.1f} MiB; "
+        f"{sum(written)} written, {len(written) - sum(written)} already cached"
+    )
+    return 0

@@ -324,11 +324,13 @@ class Separator:
         bins = self.config.patch.freq_bins
         top_octave = slice((bins - 1) // 2, bins)
         out = []
+        inside = int(np.count_nonzero(~above))  # input bins within the model band (a prefix)
+        f_lo, f_hi, f_w = f_lo[:inside], f_hi[:inside], f_w[:inside]
         for m in model_masks:
             m = m[:, t_lo - t_a] * (1 - t_w) + m[:, t_hi - t_a] * t_w  # (C, U, F)
-            full = m[:, :, f_lo] * (1 - f_w) + m[:, :, f_hi] * f_w
-            if above.any():
-                full[:, :, above] = m[:, :, top_octave].mean(axis=-1, keepdims=True)
+            full = np.empty(m.shape[:2] + (len(above),), np.float32)
+            full[:, :, :inside] = m[:, :, f_lo] * (1 - f_w) + m[:, :, f_hi] * f_w
+            full[:, :, inside:] = m[:, :, top_octave].mean(axis=-1, keepdims=True)
             out.append(full)
         return out
 
@@ -375,7 +377,7 @@ class Separator:
             x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
             if not np.all(np.isfinite(x)):
                 raise CunetError("the input contains NaN or Inf samples")
-            spectrum = np.asarray(spectral.stft(x.T, n_fft, hop))  # (C, U, K)
+            spectrum = np.asarray(spectral.stft(np.ascontiguousarray(x.T), n_fft, hop))  # (C, U, K)
             masks = self._input_mask(source, grid, u0, u1, conditions, cache, fmap)
             if wiener:
                 magnitude = np.abs(spectrum)

@@ -259,9 +259,13 @@ def open_musdb(root, subset: str = "test", is_wav: bool = False, limit: Optional
 
 def load_track(track) -> TrackAudio:
     """Decode a musdb track: mixture and the four sources as (samples, channels) float32."""
+    def two_d(x):
+        x = np.asarray(x, np.float32)
+        return x[:, None] if x.ndim == 1 else x  # musdb gives mono as (samples,)
+
     try:
-        mixture = np.asarray(track.audio, np.float32)
-        sources = {name: np.asarray(track.sources[name].audio, np.float32) for name in SOURCES}
+        mixture = two_d(track.audio)
+        sources = {name: two_d(track.sources[name].audio) for name in SOURCES}
     except Exception as exc:  # decoding failures of stempeg/soundfile
         raise EvaluationError(f"cannot read track {track.name!r}: {exc}") from None
     return TrackAudio(track.name, int(track.rate), mixture, sources)

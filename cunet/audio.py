@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
+import os
 import shutil
 import struct
 import subprocess
@@ -283,7 +283,7 @@ class AudioWriter:
         import soundfile as sf
 
         self._atomic = atomic_path(self.path, suffix=self.path.suffix)
-        tmp = self._atomic.__enter__()
+        tmp = self._tmp = self._atomic.__enter__()
         try:
             self.file = sf.SoundFile(
                 str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format
@@ -301,6 +301,10 @@ class AudioWriter:
 
     def __exit__(self, *exc):
         self.file.close()
+        if exc[0] is None:  # temporary files are private (0600); outputs follow the umask
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self._tmp, 0o666 & ~umask)
         return self._atomic.__exit__(*exc)
 
 

@@ -1,0 +1,143 @@
+"""`cunet separate`: separate instruments from song files (any format ffmpeg or libsndfile reads)."""
+
+HELP = "separate instruments from song files: writes OUT_DIR/<song>/<instrument>.<format>"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders of audio files")
+    parser.add_argument("--model", help="a trained cunet .keras model (default: the embedded model)")
+    parser.add_argument(
+        "--instrument",
+        "-i",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="what to separate: a name (vocals), a sum (vocals+drums) or weighted (vocals=0.5); repeatable",
+    )
+    parser.add_argument("--residual", action="store_true", help="also write residual.<format>: the song minus the estimates")
+    parser.add_argument("--wiener", action="store_true", help="Wiener post-filter across the requested instruments")
+    parser.add_argument("--out-dir", "-o", required=True, help="output folder")
+    parser.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format (default wav, 32-bit float)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
+    parser.add_argument("--block-seconds", type=float, default=60.0, help="seconds per processing block (bounds memory)")
+
+
+def collect_inputs(inputs) -> list:
+    """Expand INPUT arguments (files or folders) into audio files; raises `CunetError`."""
+    from pathlib import Path
+
+    from cunet.audio import is_audio_file
+    from cunet.errors import CunetError
+
+    files = []
+    for text in inputs:
+        path = Path(text)
+        if not path.exists():
+            raise CunetError(f"input not found: {path}")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if is_audio_file(p))
+            if not found:
+                raise CunetError(f"no audio files in folder {path}")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def plan_outputs(files, names, out_dir, fmt, overwrite) -> dict:
+    """{input file: {name: output path}}; refuses collisions, inputs as outputs and existing files."""
+    from pathlib import Path
+
+    from cunet.audio import input_name
+    from cunet.errors import CunetError
+
+    out_dir = Path(out_dir)
+    inputs = {f.resolve() for f in files}
+    plan, seen = {}, {}
+    for f in files:
+        folder = input_name(f)
+        if folder in seen and seen[folder] != f.resolve():
+            raise CunetError(f"two inputs would write to the same folder {out_dir / folder}: {seen[folder]} and {f}")
+        seen[folder] = f.resolve()
+        plan[f] = {name: out_dir / folder / f"{name}.{fmt}" for name in names}
+    for outputs in plan.values():
+        for path in outputs.values():
+            if path.resolve() in inputs:
+                raise CunetError(f"output {path} is one of the inputs; choose another --out-dir")
+            if path.exists() and not overwrite:
+                raise CunetError(f"output exists: {path} (use --overwrite to replace it)")
+    return plan
+
+
+def _check_out_dir(out_dir) -> None:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from cunet.errors import CunetError
+
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".cunet-write-test-", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CunetError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from None
+
+
+def _check_finite_file(path, source) -> None:
+    """Float files can hold NaN/Inf: scan them before anything is written."""
+    import numpy as np
+
+    from cunet.audio import AudioError
+
+    step = 1 << 20
+    for start in range(0, source.frames, step):
+        if not np.all(np.isfinite(source.read(start, min(start + step, source.frames)))):
+            raise AudioError(f"{path}: audio contains NaN or Inf samples")
+
+
+def run(args) -> int:
+    import sys
+    from contextlib import ExitStack
+
+    from tqdm import tqdm
+
+    from cunet.audio import AudioWriter, open_audio, probe_audio
+    from cunet.errors import CunetError
+    from cunet.separator import RESIDUAL, Separator
+
+    files = collect_inputs(args.inputs)
+    separator = Separator.load(args.model, overlap=args.overlap, block_seconds=args.block_seconds)
+    specs = separator.parse_instruments(args.instrument)
+    names = [s.text for s in specs] + ([RESIDUAL] if args.residual else [])
+    plan = plan_outputs(files, names, args.out_dir, args.format, args.overwrite)
+    for f in files:  # every input is checked before anything is written
+        probe_audio(f)
+        with open_audio(f) as source:
+            _check_finite_file(f, source)
+    _check_out_dir(args.out_dir)
+
+    for f in files:
+        outputs = plan[f]
+        with open_audio(f) as source, ExitStack() as stack:
+            writers = {
+                name: stack.enter_context(AudioWriter(path, source.rate, source.channels, args.format))
+                for name, path in outputs.items()
+            }
+            bar = stack.enter_context(
+                tqdm(total=source.frames, unit="sample", unit_scale=True, desc=f.name, file=sys.stderr, disable=None, leave=False)
+            )
+            written = 0
+            for start, blocks in separator.iter_separate(source, [s.text for s in specs], args.residual, args.wiener):
+                for name, block in blocks.items():
+                    writers[name].write(block)
+                written += len(next(iter(blocks.values())))
+                bar.update(len(next(iter(blocks.values()))))
+            if written != source.frames:
+                raise CunetError(f"{f}: internal error: wrote {written} of {source.frames} samples")
+        folder = next(iter(outputs.values())).parent
+        print(f"{f} -> {folder}/ ({', '.join(p.name for p in outputs.values())}; {source.rate} Hz, {source.channels} ch, {source.seconds:.1f} s)")
+    return 0

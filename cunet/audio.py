@@ -288,8 +288,8 @@ class AudioWriter:
             self.file = sf.SoundFile(
                 str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format
             )
-        except Exception:
-            self._atomic.__exit__(None, None, None)
+        except Exception as exc:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self
 

@@ -175,6 +175,12 @@ def _element(config: Config, magnitude, condition, target):
     return magnitude, target
 
 
+def _compiled_render(bank: StemBank, config: Config, jit: bool):
+    """`render` for one bank, compiled with XLA when `jit` (about 2x faster on CPU: gather,
+    mixing, framing and magnitude fuse into a few loops around the FFT)."""
+    return tf.function(lambda draws: render(bank, draws, config), jit_compile=jit or None)
+
+
 def _load_bank(config: Config, cache_dir, split: str) -> StemBank:
     cache = cache_dir if isinstance(cache_dir, Cache) else open_cache(cache_dir, config)
     return StemBank.from_cache(cache, split, config)
@@ -186,20 +192,23 @@ def training_dataset(
     batch_size: Optional[int] = None,
     seed: Optional[int] = None,
     bank: Optional[StemBank] = None,
+    jit: bool = True,
 ) -> tf.data.Dataset:
     """The infinite training set of the cache's "train" tracks, batched (static batch size).
 
     `seed` (default `config.training.seed`) fixes every draw: two datasets with one seed
     yield the same batches in the same order. The cache's train split is held in memory
-    (`StemBank`): 4 bytes per sample per instrument.
+    (`StemBank`): 4 bytes per sample per instrument. `bank` reuses one already loaded;
+    `jit=False` runs `render` without XLA.
     """
     batch_size = int(batch_size or config.training.batch_size)
     seed = config.training.seed if seed is None else int(seed)
     bank = bank or _load_bank(config, cache_dir, "train")
+    render_batch = _compiled_render(bank, config, jit)
 
     def make_batch(index):
         draws = sample_draws(tf.stack([tf.constant(seed, tf.int64), index]), batch_size, bank, config)
-        magnitude, target = render(bank, draws, config)
+        magnitude, target = render_batch(draws)
         return _element(config, magnitude, draws["condition"], target)
 
     dataset = tf.data.Dataset.range(2**62).map(
@@ -240,6 +249,7 @@ def validation_dataset(
     cache_dir: Union[str, Path, Cache],
     batch_size: Optional[int] = None,
     bank: Optional[StemBank] = None,
+    jit: bool = True,
 ) -> tf.data.Dataset:
     """The finite, deterministic validation set of the cache's "valid" tracks.
 
@@ -248,9 +258,10 @@ def validation_dataset(
     batch_size = int(batch_size or config.training.batch_size)
     bank = bank or _load_bank(config, cache_dir, "valid")
     draws = validation_draws(config, bank)
+    render_batch = _compiled_render(bank, config, jit)
 
     def make_batch(batch):
-        magnitude, target = render(bank, batch, config)
+        magnitude, target = render_batch(batch)
         return _element(config, magnitude, batch["condition"], target)
 
     dataset = tf.data.Dataset.from_tensor_slices(draws).batch(batch_size)

@@ -1,0 +1,106 @@
+"""Benchmark: input pipeline patches/s against training-step patches/s, in one run.
+
+    .venv/bin/python scripts/bench_pipeline.py --musdb-root ../shared/musdb-mini
+
+Builds (once) a stem cache of the MUSDB18 root for the config under `.cache/`, then times
+(1) the training `tf.data` pipeline alone (iterating batches) and (2) training steps alone
+(`build_model` + `train_on_batch` on one in-memory batch). Prints one table, then
+`pipeline_patches_per_s=<float> train_patches_per_s=<float> ratio=<float>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--musdb-root", type=Path, default=REPO.parent / "shared" / "musdb-mini")
+    parser.add_argument("--is-wav", action="store_true")
+    parser.add_argument("--config", default="cunet-simple-dense")
+    parser.add_argument("--cache", type=Path, default=None, help="cache folder (default .cache/bench-<config>)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--pipeline-batches", type=int, default=40, help="batches timed per repeat")
+    parser.add_argument("--train-steps", type=int, default=3, help="train steps timed per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser.parse_args(argv)
+
+
+def time_pipeline(dataset, batches: int) -> float:
+    """Seconds to pull `batches` batches (after a warm-up)."""
+    iterator = iter(dataset)
+    for _ in range(3):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow as tf
+
+    from cunet.cache import prepare_cache
+    from cunet.config import config_hash, load_config
+    from cunet.data import StemBank, training_dataset
+    from cunet.cache import open_cache
+    from cunet.errors import CunetError
+    from cunet.models import build_model
+
+    config = load_config(args.config)
+    cache_dir = args.cache or REPO / ".cache" / f"bench-{config.name}-{config_hash(config)}"
+    try:
+        cache = prepare_cache(args.musdb_root, config, cache_dir, is_wav=args.is_wav, progress=True)
+    except CunetError as exc:
+        print(f"bench_pipeline: error: {exc}", file=sys.stderr)
+        return 2
+    cache = open_cache(cache_dir, config)
+    bank = StemBank.from_cache(cache, "train", config)
+    batch = args.batch_size
+
+    dataset = training_dataset(config, cache, batch_size=batch, seed=0, bank=bank)
+    pipeline_rates = [
+        batch * args.pipeline_batches / time_pipeline(dataset, args.pipeline_batches)
+        for _ in range(args.repeats)
+    ]
+
+    model = build_model(config)
+    x, y = next(iter(dataset))
+    x = tuple(np.asarray(t) for t in x) if isinstance(x, tuple) else np.asarray(x)
+    y = np.asarray(y)
+    model.train_on_batch(x, y)  # compile the step
+    train_rates = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for _ in range(args.train_steps):
+            model.train_on_batch(x, y)
+        train_rates.append(batch * args.train_steps / (time.perf_counter() - start))
+
+    pipeline = statistics.median(pipeline_rates)
+    train = statistics.median(train_rates)
+    rows = [
+        ("config", config.name),
+        ("patch", f"{config.patch.freq_bins} x {config.patch.frames}, batch {batch}"),
+        ("cache (train split in memory)", f"{len(bank.names)} tracks, {cache.nbytes('train') / 2**20:.1f} MiB"),
+        ("pipeline patches/s (median of runs)", f"{pipeline:.1f}  " + " ".join(f"{r:.0f}" for r in pipeline_rates)),
+        ("train-step patches/s (median of runs)", f"{train:.2f}  " + " ".join(f"{r:.1f}" for r in train_rates)),
+        ("ratio pipeline / training", f"{pipeline / train:.1f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    print(f"pipeline_patches_per_s={pipeline:.1f} train_patches_per_s={train:.2f} ratio={pipeline / train:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

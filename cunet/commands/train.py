@@ -1,0 +1,105 @@
+"""`cunet train`: train a C-U-Net or a dedicated U-Net from a stem cache, resumably."""
+
+HELP = "train a C-U-Net (or a dedicated U-Net) on a cache made by `cunet prepare`; resumable"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", default=None, metavar="NAME_OR_PATH",
+                        help="config name or YAML path (default: cunet-simple-dense); "
+                             "a dedicated U-Net config names its target instrument")
+    parser.add_argument("--data", required=True, metavar="CACHE_DIR",
+                        help="stem cache written by `cunet prepare` with the same config")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR",
+                        help="run directory: checkpoints, logs, resolved config; "
+                             "the same command started again resumes the run")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="global batch size over all replicas (default: config)")
+    parser.add_argument("--steps-per-epoch", type=int, default=None, metavar="N")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N")
+    parser.add_argument("--learning-rate", type=float, default=None, metavar="LR")
+    parser.add_argument("--validation-steps", type=int, default=None, metavar="N",
+                        help="validation batches per epoch (0: the whole validation set)")
+    parser.add_argument("--seed", type=int, default=None, metavar="N")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")
+    parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
+    parser.add_argument("--strategy", default="auto",
+                        choices=("auto", "default", "mirrored", "multiworker"),
+                        help="tf.distribute strategy: auto picks multiworker when TF_CONFIG names "
+                             "several workers, mirrored on several GPUs, else default")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                        help="stop after the last epoch that fits in this wall time; "
+                             "the same command continues the run later")
+    parser.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def resolved_config(args):
+    """The config of `--config` with the command-line overrides applied."""
+    from cunet.config import DEFAULT_CONFIG, load_config
+    from cunet.training import TrainingError
+
+    config = load_config(args.config or DEFAULT_CONFIG)
+    overrides = {
+        key: value
+        for key, value in {
+            "batch_size": args.batch_size,
+            "steps_per_epoch": args.steps_per_epoch,
+            "epochs": args.epochs,
+            "learning_rate": args.learning_rate,
+            "validation_steps": args.validation_steps,
+            "seed": args.seed,
+        }.items()
+        if value is not None
+    }
+    for key in ("batch_size", "steps_per_epoch", "epochs"):
+        if key in overrides and overrides[key] < 1:
+            raise TrainingError(f"--{key.replace('_', '-')} must be at least 1")
+    if overrides.get("validation_steps", 0) < 0:
+        raise TrainingError("--validation-steps must be 0 or more")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise TrainingError("--time-limit must be positive")
+    if "learning_rate" in overrides and not overrides["learning_rate"] > 0:
+        raise TrainingError("--learning-rate must be positive")
+    return config.replace(training=overrides) if overrides else config
+
+
+def run(args) -> int:
+    import sys
+
+    from cunet.training import train
+
+    config = resolved_config(args)
+    result = train(
+        config,
+        args.data,
+        args.out,
+        strategy=args.strategy,
+        mixed_precision=args.mixed_precision,
+        jit=args.jit,
+        verbose=0 if args.quiet else "auto",
+        command=["cunet", *sys.argv[1:]] if sys.argv[1:2] == ["train"]
+        else ["cunet", "train", *_argv_of(args)],
+        tensorboard=not args.no_tensorboard,
+        time_limit_s=None if args.time_limit is None else args.time_limit * 60,
+    )
+    if not args.quiet:
+        best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.5f}"
+        how = ("stopped early" if result.stopped_early
+               else "time limit reached (run the same command to continue)" if result.timed_out
+               else "done")
+        resumed = f", resumed at epoch {result.initial_epoch}" if result.initial_epoch else ""
+        print(f"cunet train: {how}: {result.epochs_done} epochs{resumed}, best validation loss {best}; "
+              f"models in {result.run_dir}")
+    return 0
+
+
+def _argv_of(args) -> list[str]:
+    """The command line rebuilt from parsed arguments (when called from Python)."""
+    out = []
+    for key, value in vars(args).items():
+        if key in ("command", "run") or value in (None, False):
+            continue
+        flag = "--" + key.replace("_", "-")
+        out += [flag] if value is True else [flag, str(value)]
+    return out

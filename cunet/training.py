@@ -21,6 +21,7 @@ filesystem every worker sees.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -28,7 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
@@ -63,6 +64,7 @@ class TrainResult:
         history: per-epoch logs of this call (`keras.callbacks.History.history`).
         stopped_early: whether EarlyStopping ended the run.
         timed_out: whether the time limit ended it (start it again to continue).
+        model: the trained `keras.Model` (None when the run had already finished).
     """
 
     run_dir: Path
@@ -72,6 +74,7 @@ class TrainResult:
     history: dict
     stopped_early: bool
     timed_out: bool = False
+    model: object = field(default=None, repr=False, compare=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -354,7 +357,71 @@ def _make_callbacks():
                 self.stopped = True
                 self.model.stop_training = True
 
-    return ModelCheckpoints, RunState, TimeLimit
+    class ReplicaStatisticsSync(keras.callbacks.Callback):
+        """Averages the float non-trainable variables (BatchNorm moving statistics) over all
+        replicas at every epoch end.
+
+        Gradients are all-reduced, so trainable weights stay identical on every replica, but
+        each replica updates its BatchNorm moving mean/variance from its own slice of the
+        batch. Averaging them (a collective: every worker runs it) gives every replica, every
+        worker and the saved models the same statistics. Keep it first in the callback list.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self._sync = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            import tensorflow as tf
+
+            strategy = self.model.distribute_strategy
+            if strategy.num_replicas_in_sync == 1:
+                return
+            if self._sync is None:
+                variables = [v.value for v in self.model.non_trainable_variables
+                             if v.value.dtype.is_floating]
+
+                def assign(strategy_, values):
+                    for variable, value in zip(variables, values):
+                        strategy_.extended.update(variable, lambda var, x: var.assign(x), args=(value,))
+
+                def replica_fn():
+                    context = tf.distribute.get_replica_context()
+                    means = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                               [tf.identity(v) for v in variables])
+                    context.merge_call(assign, args=(means,))
+
+                self._sync = tf.function(lambda: strategy.run(replica_fn))
+            self._sync()
+
+    return ModelCheckpoints, RunState, TimeLimit, ReplicaStatisticsSync
+
+
+@contextlib.contextmanager
+def _multi_worker_keras_fixes(model, active: bool):
+    """Work around two Keras 3 (<= 3.15) bugs of `fit` under a multi-worker strategy.
+
+    1. With a model created under a strategy, `fit` mean-reduces a first batch for its
+       symbolic build, which the collective strategy cannot do on nested batches: the
+       functional model is built already, so `fit` takes the strategy from the scope.
+    2. Logs (scalar metric results, already all-reduced by the metrics' variables) are
+       reduced again along an axis 0 they do not have: reduce them over the local replicas
+       as for a one-machine strategy.
+    Both are undone on exit.
+    """
+    if not active:
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer
+
+    saved_strategy, saved_check = model._distribute_strategy, trainer._collective_all_reduce_multi_worker
+    model._distribute_strategy = None
+    trainer._collective_all_reduce_multi_worker = lambda strategy: False
+    try:
+        yield
+    finally:
+        model._distribute_strategy = saved_strategy
+        trainer._collective_all_reduce_multi_worker = saved_check
 
 
 def _tensorboard_available() -> bool:
@@ -457,7 +524,7 @@ def train(
     if mixed_precision:
         gpus = tf.config.list_logical_devices("GPU")
         keras.config.set_dtype_policy("mixed_float16" if gpus else "mixed_bfloat16")
-    ModelCheckpoints, RunState, TimeLimit = _make_callbacks()
+    ModelCheckpoints, RunState, TimeLimit, ReplicaStatisticsSync = _make_callbacks()
     try:
         keras.utils.set_random_seed(t.seed)
         with dist.scope():
@@ -478,6 +545,7 @@ def train(
         )
         checkpoints = ModelCheckpoints(config, out_dir, monitor=monitor)
         callbacks = [
+            ReplicaStatisticsSync(),
             keras.callbacks.CSVLogger(str(out_dir / CSV_FILE), append=True),
             early_stopping,
             reduce_lr,
@@ -493,15 +561,17 @@ def train(
 
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
-        fit = model.fit(
-            train_data,
-            steps_per_epoch=t.steps_per_epoch,
-            epochs=t.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=valid_data,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+        with dist.scope(), _multi_worker_keras_fixes(model, workers > 1):
+            fit = model.fit(
+                train_data,
+                steps_per_epoch=t.steps_per_epoch,
+                epochs=t.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=valid_data,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )
         history = fit.history
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -515,4 +585,4 @@ def train(
         _mark_finished(run_dir)
     best = checkpoints.best if checkpoints.best != float("inf") else None
     return TrainResult(run_dir, initial_epoch, epochs_done, best if has_valid else None, history,
-                       stopped_early, timed_out)
+                       stopped_early, timed_out, model)

@@ -1,5 +1,7 @@
 """`cunet separate`: separate instruments from song files (any format ffmpeg or libsndfile reads)."""
 
+from pathlib import Path
+
 HELP = "separate instruments from song files: writes OUT_DIR/<song>/<instrument>.<format>"
 
 
@@ -91,8 +93,10 @@ def _check_finite_file(path, source) -> None:
     """Float files can hold NaN/Inf: scan them before anything is written."""
     import numpy as np
 
-    from cunet.audio import AudioError
+    from cunet.audio import AudioError, SoundFileSource
 
+    if isinstance(source, SoundFileSource) and source.file.subtype not in ("FLOAT", "DOUBLE"):
+        return  # integer PCM and lossy codecs read by libsndfile cannot hold NaN or Inf
     step = 1 << 20
     for start in range(0, source.frames, step):
         if not np.all(np.isfinite(source.read(start, min(start + step, source.frames)))):
@@ -100,13 +104,7 @@ def _check_finite_file(path, source) -> None:
 
 
 def run(args) -> int:
-    import sys
-    from contextlib import ExitStack
-
-    from tqdm import tqdm
-
-    from cunet.audio import AudioWriter, open_audio, probe_audio
-    from cunet.errors import CunetError
+    from cunet.audio import open_audio, probe_audio
     from cunet.separator import RESIDUAL, Separator
 
     files = collect_inputs(args.inputs)
@@ -121,23 +119,43 @@ def run(args) -> int:
     _check_out_dir(args.out_dir)
 
     for f in files:
-        outputs = plan[f]
-        with open_audio(f) as source, ExitStack() as stack:
-            writers = {
-                name: stack.enter_context(AudioWriter(path, source.rate, source.channels, args.format))
-                for name, path in outputs.items()
-            }
-            bar = stack.enter_context(
-                tqdm(total=source.frames, unit="sample", unit_scale=True, desc=f.name, file=sys.stderr, disable=None, leave=False)
-            )
-            written = 0
-            for start, blocks in separator.iter_separate(source, [s.text for s in specs], args.residual, args.wiener):
-                for name, block in blocks.items():
-                    writers[name].write(block)
-                written += len(next(iter(blocks.values())))
-                bar.update(len(next(iter(blocks.values()))))
-            if written != source.frames:
-                raise CunetError(f"{f}: internal error: wrote {written} of {source.frames} samples")
-        folder = next(iter(outputs.values())).parent
-        print(f"{f} -> {folder}/ ({', '.join(p.name for p in outputs.values())}; {source.rate} Hz, {source.channels} ch, {source.seconds:.1f} s)")
+        source = separate_file(separator, f, plan[f], args.instrument, args.residual, args.wiener, args.format)
+        folder = next(iter(plan[f].values())).parent
+        names = ", ".join(p.name for p in plan[f].values())
+        print(f"{f} -> {folder}/ ({names}; {source.rate} Hz, {source.channels} ch, {source.seconds:.1f} s)")
     return 0
+
+
+def separate_file(separator, path, outputs, instruments, residual=False, wiener=False, fmt="wav", progress=True):
+    """Decode `path`, separate block by block and write {name: output path} atomically.
+
+    Returns the `AudioSource` that was read (rate, channels, frames). Memory stays bounded by
+    the separator's block size whatever the file's length.
+    """
+    import sys
+    from contextlib import ExitStack
+
+    from tqdm import tqdm
+
+    from cunet.audio import AudioWriter, open_audio
+    from cunet.errors import CunetError
+
+    with open_audio(path) as source, ExitStack() as stack:
+        writers = {
+            name: stack.enter_context(AudioWriter(out, source.rate, source.channels, fmt))
+            for name, out in outputs.items()
+        }
+        bar = stack.enter_context(
+            tqdm(total=source.frames, unit="sample", unit_scale=True, desc=Path(path).name,
+                 file=sys.stderr, disable=None if progress else True, leave=False)
+        )
+        written = 0
+        for _, blocks in separator.iter_separate(source, instruments, residual, wiener):
+            for name, block in blocks.items():
+                writers[name].write(block)
+            count = len(next(iter(blocks.values())))
+            written += count
+            bar.update(count)
+        if written != source.frames:
+            raise CunetError(f"{path}: internal error: wrote {written} of {source.frames} samples")
+    return source

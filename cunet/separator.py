@@ -103,7 +103,7 @@ class Separator:
         config: Config,
         overlap: float = 0.25,
         batch_size: int = 16,
-        block_seconds: float = 60.0,
+        block_seconds: float = 20.0,
     ):
         import keras
 

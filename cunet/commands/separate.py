@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format (default wav, 32-bit float)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
-    parser.add_argument("--block-seconds", type=float, default=60.0, help="seconds per processing block (bounds memory)")
+    parser.add_argument("--block-seconds", type=float, default=20.0, help="seconds per processing block (bounds memory)")
 
 
 def collect_inputs(inputs) -> list:

@@ -33,15 +33,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def time_pipeline(dataset, batches: int) -> float:
-    """Seconds to pull `batches` batches (after a warm-up)."""
+def time_pipeline(dataset, batches: int) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) to pull `batches` batches, after a warm-up."""
     iterator = iter(dataset)
     for _ in range(3):
         next(iterator)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(batches):
         next(iterator)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main(argv=None) -> int:
@@ -68,23 +68,30 @@ def main(argv=None) -> int:
     bank = StemBank.from_cache(cache, "train", config)
     batch = args.batch_size
 
+    timings = {}
+    for jit in (True, False):
+        dataset = training_dataset(config, cache, batch_size=batch, seed=0, bank=bank, jit=jit)
+        timings[jit] = [time_pipeline(dataset, args.pipeline_batches) for _ in range(args.repeats)]
+    pipeline_rates = [batch * args.pipeline_batches / wall for wall, _ in timings[True]]
+    per_cpu = {
+        jit: statistics.median(batch * args.pipeline_batches / cpu for _, cpu in runs)
+        for jit, runs in timings.items()
+    }
+    plain = statistics.median(batch * args.pipeline_batches / wall for wall, _ in timings[False])
     dataset = training_dataset(config, cache, batch_size=batch, seed=0, bank=bank)
-    pipeline_rates = [
-        batch * args.pipeline_batches / time_pipeline(dataset, args.pipeline_batches)
-        for _ in range(args.repeats)
-    ]
 
     model = build_model(config)
     x, y = next(iter(dataset))
     x = tuple(np.asarray(t) for t in x) if isinstance(x, tuple) else np.asarray(x)
     y = np.asarray(y)
     model.train_on_batch(x, y)  # compile the step
-    train_rates = []
+    train_rates, train_per_cpu = [], []
     for _ in range(args.repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(args.train_steps):
             model.train_on_batch(x, y)
         train_rates.append(batch * args.train_steps / (time.perf_counter() - start))
+        train_per_cpu.append(batch * args.train_steps / (time.process_time() - cpu))
 
     pipeline = statistics.median(pipeline_rates)
     train = statistics.median(train_rates)
@@ -93,8 +100,12 @@ def main(argv=None) -> int:
         ("patch", f"{config.patch.freq_bins} x {config.patch.frames}, batch {batch}"),
         ("cache (train split in memory)", f"{len(bank.names)} tracks, {cache.nbytes('train') / 2**20:.1f} MiB"),
         ("pipeline patches/s (median of runs)", f"{pipeline:.1f}  " + " ".join(f"{r:.0f}" for r in pipeline_rates)),
+        ("  per CPU-second (load-independent)", f"{per_cpu[True]:.1f}"),
+        ("pipeline without XLA, patches/s", f"{plain:.1f}  (per CPU-second {per_cpu[False]:.1f})"),
         ("train-step patches/s (median of runs)", f"{train:.2f}  " + " ".join(f"{r:.1f}" for r in train_rates)),
+        ("  per CPU-second (load-independent)", f"{statistics.median(train_per_cpu):.2f}"),
         ("ratio pipeline / training", f"{pipeline / train:.1f}"),
+        ("ratio per CPU-second", f"{per_cpu[True] / statistics.median(train_per_cpu):.1f}"),
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))

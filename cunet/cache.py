@@ -219,7 +219,9 @@ def prepare_cache(
     sources = discover_tracks(musdb_root, is_wav, subset)
     if limit is not None:
         sources = sources[:limit]
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CacheError(f"--out {out_dir} is a file, not a folder")
     manifest_path = out_dir / MANIFEST
     cached = {}
     if manifest_path.exists():
@@ -251,17 +253,23 @@ def prepare_cache(
         stems, rate = read_stems(source)
         array = track_array(stems, rate, config)
         file = track_file_name(source.name)
-        with atomic_path(out_dir / file) as tmp:
-            np.save(tmp, array)
-        cached[source.name] = {"file": file, "length": int(array.shape[0])}
-        atomic_write_text(
-            manifest_path, json.dumps(_manifest(config, cached, splits, False, expected), indent=1)
-        )
+        try:
+            with atomic_path(out_dir / file) as tmp:
+                np.save(tmp, array)
+            cached[source.name] = {"file": file, "length": int(array.shape[0])}
+            atomic_write_text(
+                manifest_path, json.dumps(_manifest(config, cached, splits, False, expected), indent=1)
+            )
+        except OSError as exc:
+            raise CacheError(f"cannot write the cache in {out_dir}: {exc.strerror or exc}") from None
         if on_track:
             on_track(source.name, True)
-    atomic_write_text(
-        manifest_path, json.dumps(_manifest(config, cached, splits, True, expected), indent=1)
-    )
+    try:
+        atomic_write_text(
+            manifest_path, json.dumps(_manifest(config, cached, splits, True, expected), indent=1)
+        )
+    except OSError as exc:
+        raise CacheError(f"cannot write the cache in {out_dir}: {exc.strerror or exc}") from None
     return open_cache(out_dir, config)
 
 

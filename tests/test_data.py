@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from musdb_fixtures import make_musdb_root  # noqa: E402
 
 from cunet import spectral  # noqa: E402
-from cunet.cache import CunetError, open_cache, prepare_cache  # noqa: E402
+from cunet.cache import open_cache, prepare_cache  # noqa: E402
+from cunet.errors import CunetError  # noqa: E402
 from cunet.conditions import condition_table  # noqa: E402
 from cunet.config import load_config  # noqa: E402
 from cunet.data import (  # noqa: E402

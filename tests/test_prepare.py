@@ -179,3 +179,10 @@ def test_prepare_two_tracks_of_musdb_mini(tmp_path, capsys):
     for track in cache.tracks:
         array = cache.read_track(track)
         assert abs(array.shape[0] - 30 * 8192) < 8192 and np.abs(array).max() > 0.01
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys):
+    root = make_musdb_root(tmp_path / "musdb", "wav", tracks={"train": 1})
+    (tmp_path / "taken").write_text("keep me")
+    line = one_line_error(*prepare(capsys, root, tmp_path / "taken", "--is-wav")[::2])
+    assert "is a file" in line and (tmp_path / "taken").read_text() == "keep me"

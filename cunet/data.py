@@ -113,6 +113,13 @@ def _conditions(config: Config):
 def sample_draws(seed, batch_size: int, bank: StemBank, config: Config) -> dict:
     """Random draws for one batch from a stateless `seed` (2,) int.
 
+    Per example: a condition (a family of `config.data.conditions` uniformly, then a member
+    uniformly; a dedicated U-Net always gets its `model.target`), a track and offset; with
+    probability `data.progressive_probability` (C-U-Net only) the condition is scaled by
+    p ~ U[0, 1]; with probability `data.remix_probability` every non-target stem (condition
+    0) takes its own random track (possibly the same) and offset; every stem gets a gain
+    uniform in `data.gain_db_range` dB.
+
     Returns a dict of (B, S) tensors: "track" and "offset" (int32, offset in samples within
     the track, a multiple of `bank.block`) of every stem, "gain" (float32, linear) and
     "condition" (float32, already scaled by the progressive factor p).

@@ -48,7 +48,6 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
-    import tensorflow as tf
 
     from cunet.cache import prepare_cache
     from cunet.config import config_hash, load_config

@@ -52,7 +52,6 @@ def main(argv=None) -> int:
     from cunet.cache import prepare_cache
     from cunet.config import config_hash, load_config
     from cunet.data import StemBank, training_dataset
-    from cunet.cache import open_cache
     from cunet.errors import CunetError
     from cunet.models import build_model
 
@@ -63,7 +62,6 @@ def main(argv=None) -> int:
     except CunetError as exc:
         print(f"bench_pipeline: error: {exc}", file=sys.stderr)
         return 2
-    cache = open_cache(cache_dir, config)
     bank = StemBank.from_cache(cache, "train", config)
     batch = args.batch_size
 

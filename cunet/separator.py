@@ -361,6 +361,8 @@ class Separator:
         blocks covering [0, source.frames); names are the specs as written, plus "residual"
         (the mixture minus the sum of the estimates) when asked for.
         """
+        import tensorflow as tf
+
         import cunet.spectral as spectral
         from cunet.wiener import wiener_gains
 
@@ -383,10 +385,10 @@ class Separator:
             x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
             if not np.all(np.isfinite(x)):
                 raise CunetError("the input contains NaN or Inf samples")
-            spectrum = np.asarray(spectral.stft(np.ascontiguousarray(x.T), n_fft, hop))  # (C, U, K)
+            spectrum = spectral.stft(np.ascontiguousarray(x.T), n_fft, hop)  # (C, U, K) tensor
             masks = self._input_mask(source, grid, u0, u1, conditions, cache, fmap)
             if wiener:
-                magnitude = np.abs(spectrum)
+                magnitude = np.abs(np.asarray(spectrum))
                 rest = np.maximum(0.0, 1.0 - sum(masks))
                 masks = list(wiener_gains([m * magnitude for m in masks] + [rest * magnitude])[:-1])
             last = u1 == grid.frames_in
@@ -394,7 +396,8 @@ class Separator:
             emit_hi = grid.n if last else u1 * hop - pad
             outputs = {}
             for s, spec in enumerate(specs):
-                y = np.array(spectral.istft(spectrum * masks[s], n_fft, hop))  # (C, len)
+                masked = spectrum * tf.complex(masks[s], tf.zeros_like(masks[s]))
+                y = np.array(spectral.istft(masked, n_fft, hop))  # (C, (U - 1) * hop + n_fft)
                 y[:, :pad] += carry[s]
                 carry[s] = y[:, (u1 - u0) * hop :].copy()
                 outputs[spec.text] = y[:, emit_lo - start : emit_hi - start].T

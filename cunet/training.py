@@ -136,6 +136,13 @@ def select_strategy(name: str = "auto"):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def strategy_label(strategy) -> str:
+    """The public name of `strategy` (MultiWorkerMirroredStrategy's class is named
+    CollectiveAllReduceStrategy)."""
+    name = type(strategy).__name__
+    return "MultiWorkerMirroredStrategy" if name.startswith("CollectiveAllReduce") else name
+
+
 def worker_role(strategy) -> tuple[int, int, bool]:
     """(worker index, number of workers, is chief) of this process under `strategy`."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -443,6 +450,29 @@ def _num(value) -> float:
 # Training
 
 
+def read_resume_state(run_dir: Union[str, Path]) -> Optional[dict]:
+    """The state of the last finished epoch of the run in `run_dir` (None: nothing to resume).
+
+    Keys: "epoch" (epochs finished), "weights" (file in `run_dir/resume`), "learning_rate",
+    "callbacks" (counters), "finished" (present once the run ended normally).
+    """
+    return _read_state(Path(run_dir).expanduser())
+
+
+def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False):
+    """The compiled model a run starts from: fresh, or restored from a resume `state`
+    (weights, optimizer variables and learning rate). Call it in the strategy's scope."""
+    from cunet.models import build_model, compile_model
+
+    model = build_model(config, compile=False)
+    compile_model(model, config, jit_compile=bool(jit))
+    if state:
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(Path(run_dir).expanduser() / RESUME_DIR / state["weights"])
+        model.optimizer.learning_rate.assign(state["learning_rate"])
+    return model
+
+
 def train(
     config: Config,
     cache_dir: Union[str, Path],
@@ -468,8 +498,6 @@ def train(
 
     from cunet import data
     from cunet.cache import open_cache
-    from cunet.models import build_model, compile_model
-
     t = config.training
     for key in ("batch_size", "steps_per_epoch", "epochs"):
         if getattr(t, key) < 1:
@@ -484,7 +512,7 @@ def train(
 
     dist = select_strategy(strategy)
     index, workers, chief = worker_role(dist)
-    strategy_name = type(dist).__name__
+    strategy_name = strategy_label(dist)
     if t.batch_size % dist.num_replicas_in_sync:
         raise TrainingError(
             f"batch size {t.batch_size} is not divisible by the {dist.num_replicas_in_sync} replicas"
@@ -528,12 +556,7 @@ def train(
     try:
         keras.utils.set_random_seed(t.seed)
         with dist.scope():
-            model = build_model(config, compile=False)
-            compile_model(model, config, jit_compile=bool(jit))
-            if state:
-                model.optimizer.build(model.trainable_variables)
-                model.load_weights(run_dir / RESUME_DIR / state["weights"])
-                model.optimizer.learning_rate.assign(state["learning_rate"])
+            model = training_model(config, run_dir, state, jit=jit)
 
         monitor = "val_loss" if has_valid else "loss"
         early_stopping = keras.callbacks.EarlyStopping(

@@ -1,0 +1,173 @@
+"""`cunet train`: a tiny config learns from a generated cache; the run directory describes
+itself; bad input is one line and exit code 2."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from musdb_fixtures import make_musdb_root  # noqa: E402
+
+from cunet.cache import prepare_cache  # noqa: E402
+from cunet.cli import main  # noqa: E402
+from cunet.config import load_config  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_config("tiny")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory, tiny):
+    tmp = tmp_path_factory.mktemp("train-data")
+    root = make_musdb_root(tmp / "musdb", "wav", tracks={"train": 3})
+    prepare_cache(root, tiny, tmp / "cache", is_wav=True, progress=False)
+    return tmp / "cache"
+
+
+def initial_validation_loss(config, cache_dir):
+    """The validation loss of the untrained model `train` starts from (same seed)."""
+    import keras
+
+    from cunet.data import validation_dataset
+    from cunet.models import build_model
+
+    keras.utils.set_random_seed(config.training.seed)
+    model = build_model(config)
+    data = validation_dataset(config, cache_dir)
+    if config.training.validation_steps:
+        data = data.take(config.training.validation_steps)
+    return float(model.evaluate(data, verbose=0))
+
+
+def test_tiny_config_learns_and_run_dir_describes_itself(tmp_path, cache_dir, tiny, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run),
+            "--steps-per-epoch", "12", "--epochs", "3", "--learning-rate", "0.003"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 epochs" in out
+
+    config = tiny.replace(training={"steps_per_epoch": 12, "epochs": 3, "learning_rate": 0.003})
+    with (run / "training.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    val = [float(r["val_loss"]) for r in rows]
+    assert val[-1] < val[0]
+    assert val[-1] < 0.95 * initial_validation_loss(config, cache_dir)
+
+    # the run directory describes itself
+    assert load_config(run / "config.yaml") == config
+    info = json.loads((run / "run.json").read_text())
+    import cunet
+
+    assert info["cunet_version"] == cunet.__version__
+    assert info["starts"][0]["command"][:2] == ["cunet", "train"]
+    assert "--steps-per-epoch" in info["starts"][0]["command"]
+    assert any((run / "logs").rglob("events.out.tfevents*"))
+
+    from cunet.modelio import load_model
+
+    best, best_config = load_model(run / "best.keras")
+    last, _ = load_model(run / "last.keras")
+    assert best_config.model == tiny.model and best_config.training == config.training
+    # best.keras is the epoch of the lowest validation loss: re-evaluating it gives that loss
+    from cunet.data import validation_dataset
+    from cunet.models import compile_model
+
+    compile_model(best, best_config)
+    data = validation_dataset(best_config, cache_dir).take(best_config.training.validation_steps)
+    assert float(best.evaluate(data, verbose=0)) == pytest.approx(min(val), rel=1e-4)
+    if int(np.argmin(val)) == len(val) - 1:
+        for a, b in zip(best.get_weights(), last.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+    assert main(["info", "--model", str(run / "best.keras")]) == 0
+    assert "parameters, total" in capsys.readouterr().out
+
+    # the same command on a finished run does nothing more
+    assert main(argv) == 0
+    with (run / "training.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 3
+
+
+def test_dedicated_unet_trains_from_the_same_cache(tmp_path, cache_dir, tiny):
+    path = tmp_path / "unet.yaml"
+    data = tiny.to_dict()
+    data.pop("name")
+    data["model"].update(type="unet", target="vocals")
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(path), "--data", str(cache_dir), "--out", str(run),
+                 "--steps-per-epoch", "2", "--epochs", "1", "--quiet", "--no-tensorboard"]) == 0
+    from cunet.modelio import load_model
+
+    model, config = load_model(run / "last.keras")
+    assert config.model.type == "unet" and config.model.target == "vocals"
+    assert [t.name.split(":")[0] for t in model.inputs] == ["magnitude"]
+
+
+def run_bad(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def test_missing_cache(tmp_path, capsys):
+    code, err = run_bad(["train", "--config", "tiny", "--data", str(tmp_path / "nope"),
+                         "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("cunet train: error:") and "cunet prepare" in err
+
+
+def test_cache_of_another_config(tmp_path, cache_dir, capsys):
+    code, err = run_bad(["train", "--config", "cunet-default-small", "--data", str(cache_dir),
+                         "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "config hash" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_config_key(tmp_path, cache_dir, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("training:\n  batch_sise: 4\n")
+    code, err = run_bad(["train", "--config", str(path), "--data", str(cache_dir),
+                         "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "training.batch_sise" in err
+
+
+def test_unwritable_run_dir(tmp_path, cache_dir, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir),
+                         "--out", str(blocker / "run")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "cannot write the run directory" in err
+    assert blocker.read_text() == "not a folder"
+
+
+def test_run_dir_of_another_config_is_refused(tmp_path, cache_dir, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    other = load_config("tiny").replace(model={"filters": 8})
+    from cunet.config import save_config
+
+    save_config(other, run / "config.yaml")
+    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run)],
+                        capsys)
+    assert code == 2 and "different config" in err
+
+
+@pytest.mark.parametrize("option", [["--epochs", "0"], ["--batch-size", "-1"], ["--learning-rate", "0"]])
+def test_bad_numbers(tmp_path, cache_dir, capsys, option):
+    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir),
+                         "--out", str(tmp_path / "run"), *option], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and option[0] in err

@@ -1,0 +1,167 @@
+"""Training speed: patches/s, FLOP/s against this machine's measured dense peak, pipeline cost.
+
+For each config: training patches/s on one synthetic in-memory batch (the model alone) and
+through the real `cunet.data.training_dataset` pipeline (needs --data, a cache made by
+`cunet prepare` for that config's audio settings), with and without XLA (--jit), the
+forward FLOPs per patch (`cunet.model_info`; a training step is counted as 3x forward),
+the achieved GFLOP/s and their fraction of the measured peak (a large float32 matmul and a
+large float32 Conv2D, best of both). Medians over --repeats timings.
+
+    python scripts/bench_train.py --data ../runs/musdb-mini-cache
+
+The last line is `train_patches_per_s=... peak_gflops=... fraction_of_peak=...` for the
+default config (synthetic batch, no XLA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_peak(repeats: int) -> dict:
+    """GFLOP/s of a 2048^3 float32 matmul and a 5x5 64->64 Conv2D on 8x256x128 maps."""
+    import tensorflow as tf
+
+    n = 2048
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    matmul()
+    t_mm = median_time(lambda: matmul().numpy(), repeats)
+    x = tf.random.normal((8, 256, 128, 64))
+    k = tf.random.normal((5, 5, 64, 64))
+    conv = tf.function(lambda: tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME")))
+    conv()
+    t_conv = median_time(lambda: conv().numpy(), repeats)
+    return {
+        "matmul": 2 * n**3 / t_mm / 1e9,
+        "conv": 2 * 5 * 5 * 64 * 64 * 8 * 256 * 128 / t_conv / 1e9,
+    }
+
+
+def training_rate(config, dataset, batch_size: int, steps: int, repeats: int, jit: bool) -> float:
+    """Median training patches/s of `steps` steps of `fit` on `dataset` (after a warm-up)."""
+    import keras
+
+    from cunet.models import build_model, compile_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(config, compile=False)
+    compile_model(model, config, jit_compile=jit)
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
+    seconds = median_time(lambda: model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0), repeats)
+    return steps * batch_size / seconds
+
+
+def pipeline_rate(dataset, batch_size: int, steps: int, repeats: int) -> float:
+    iterator = iter(dataset)
+    next(iterator)
+
+    def pull():
+        for _ in range(steps):
+            next(iterator)
+
+    return steps * batch_size / median_time(pull, repeats)
+
+
+def synthetic_dataset(config, batch_size: int):
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    shape = (batch_size, config.patch.freq_bins, config.patch.frames, 1)
+    magnitude = rng.random(shape, dtype=np.float32)
+    target = magnitude * 0.5
+    if config.conditioned:
+        condition = np.eye(len(config.instruments), dtype=np.float32)[rng.integers(0, len(config.instruments), batch_size)]
+        return tf.data.Dataset.from_tensors(((magnitude, condition), target)).repeat()
+    return tf.data.Dataset.from_tensors((magnitude, target)).repeat()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="cunet-simple-dense,cunet-default-small",
+                        help="comma-separated config names or paths (the first is 'the default')")
+    parser.add_argument("--paper", action="store_true", help="add all five paper configs")
+    parser.add_argument("--data", default=None, metavar="CACHE_DIR",
+                        help="a `cunet prepare` cache for the real-pipeline rows")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=6, help="training steps per timing")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--jit", action="store_true", help="also time XLA-compiled training")
+    parser.add_argument("--jit-repeats", type=int, default=1,
+                        help="timings per XLA row (XLA convolutions are slow on CPU)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra-op threads (0: TensorFlow's default)")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    from cunet.config import load_config
+    from cunet.model_info import model_info
+    from cunet.models import build_model
+
+    names = args.configs.split(",")
+    if args.paper:
+        for name in ("unet-dedicated", "cunet-simple-dense", "cunet-complex-dense",
+                     "cunet-simple-cnn", "cunet-complex-cnn"):
+            if name not in names:
+                names.append(name)
+    peak = measure_peak(args.repeats)
+    peak_gflops = max(peak.values())
+    print(f"machine peak (float32, {os.cpu_count()} CPUs): matmul {peak['matmul']:.1f} GFLOP/s, "
+          f"conv2d {peak['conv']:.1f} GFLOP/s -> peak {peak_gflops:.1f} GFLOP/s")
+
+    header = (f"{'config':<22} {'input':<10} {'xla':<4} {'GFLOP/patch':>11} {'patches/s':>10} "
+              f"{'GFLOP/s':>8} {'of peak':>8} {'pipeline':>10}")
+    print(header)
+    print("-" * len(header))
+    summary = None
+    for name in names:
+        config = load_config(name)
+        flops = model_info(build_model(config, compile=False)).flops_per_patch
+        train_flops = 3 * flops
+        sources = [("synthetic", synthetic_dataset(config, args.batch_size))]
+        if args.data:
+            from cunet.data import training_dataset
+
+            sources.append(("pipeline", training_dataset(config, args.data, batch_size=args.batch_size)))
+        for source, dataset in sources:
+            for jit in ([False, True] if args.jit else [False]):
+                repeats = args.jit_repeats if jit else args.repeats
+                rate = training_rate(config, dataset, args.batch_size, args.steps, repeats, jit)
+                gflops = rate * train_flops / 1e9
+                feed = ""
+                if source == "pipeline" and not jit:
+                    feed_rate = pipeline_rate(dataset, args.batch_size, 4 * args.steps, args.repeats)
+                    feed = f"{feed_rate:>7.0f}/s"
+                    print(f"{'':<22} pipeline alone: {feed_rate:.1f} patches/s; as a share of a "
+                          f"training step: {rate / feed_rate:.1%}")
+                print(f"{config.name:<22} {source:<10} {'yes' if jit else 'no':<4} {flops / 1e9:>11.3f} "
+                      f"{rate:>10.2f} {gflops:>8.1f} {gflops / peak_gflops:>8.1%} {feed:>10}", flush=True)
+                if summary is None:
+                    summary = (rate, gflops / peak_gflops)
+    rate, fraction = summary
+    print(f"train_patches_per_s={rate:.3f} peak_gflops={peak_gflops:.3f} fraction_of_peak={fraction:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

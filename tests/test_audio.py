@@ -104,3 +104,18 @@ def test_array_source_reads_zeros_outside_the_signal():
 def test_input_name():
     assert input_name("a/Song - Title.stem.mp4") == "Song - Title"
     assert input_name("b/track.flac") == "track"
+
+
+@needs_ffmpeg
+def test_stem_mp4_reads_the_mixture_stream(tmp_path):
+    mixture = write_audio(tmp_path / "m.wav", _sine(440.0, 44100, 1.0, 2), 44100)
+    other = write_audio(tmp_path / "o.wav", 0.01 * _sine(880.0, 44100, 1.0, 2), 44100)
+    stem = tmp_path / "track.stem.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(mixture), "-i", str(other), "-map", "0:a", "-map", "1:a",
+         "-c:a", "aac", str(stem)],
+        check=True,
+    )
+    y, rate = read_audio(stem)
+    assert rate == 44100 and y.shape[1] == 2
+    assert np.max(np.abs(y[:, 1])) > 0.4  # the loud first stream, not the quiet second one

@@ -236,3 +236,30 @@ def test_separator_wiener_estimates_plus_residual_sum_to_the_mixture(tiny, rando
     assert _error_db(total, x) < -100
     plain = sep.separate(x, 44100, ["vocals", "drums"])
     assert np.max(np.abs(plain["vocals"] - out["vocals"])) > 1e-4  # the filter changed something
+
+
+class _BandProbe:
+    """A mask model: 1 on the model's top octave of bins ((bins - 1) // 2 and up), 0 below."""
+
+    def __call__(self, inputs, training=False):
+        magnitude = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        mask = np.zeros(np.shape(magnitude), np.float32)
+        mask[:, (mask.shape[1] - 1) // 2 :] = 1.0
+        return mask
+
+
+def test_mask_extension_above_the_model_band(tiny, random_model):
+    sep = Separator(random_model, tiny)
+    sep.mask_model = _BandProbe()
+    rate = 44100
+    x = _noise(2.0, rate, 1, seed=11)[:, 0]
+    y = sep.separate(x, rate, ["vocals"])["vocals"]
+    spectrum_x = np.abs(np.fft.rfft(x))
+    spectrum_y = np.abs(np.fft.rfft(y))
+    freqs = np.fft.rfftfreq(len(x), 1 / rate)
+    top = tiny.patch.freq_bins * tiny.audio.sample_rate / tiny.audio.n_fft  # 2048 Hz for tiny
+    below = freqs < top / 2 * 0.7
+    above = freqs > top * 1.2  # beyond the model's band: the top-octave mask (1) is extended
+    assert np.sum(spectrum_y[below] ** 2) < 1e-4 * np.sum(spectrum_x[below] ** 2)
+    ratio = np.sum(spectrum_y[above] ** 2) / np.sum(spectrum_x[above] ** 2)
+    assert abs(ratio - 1) < 1e-3, ratio

@@ -609,3 +609,15 @@ def train(
     best = checkpoints.best if checkpoints.best != float("inf") else None
     return TrainResult(run_dir, initial_epoch, epochs_done, best if has_valid else None, history,
                        stopped_early, timed_out, model)
+
+
+def export_model(source: Union[str, Path], destination: Union[str, Path]) -> Path:
+    """Copy a trained cunet model without its optimizer state (for shipping).
+
+    The checkpoints of a run carry the Adam moments (three times the weights); the exported
+    file holds the weights and the embedded config only, and loads the same way.
+    """
+    from cunet.modelio import load_model, save_model
+
+    model, config = load_model(source, compile=False)
+    return save_model(model, config, destination)

@@ -87,6 +87,16 @@ def test_tiny_config_learns_and_run_dir_describes_itself(tmp_path, cache_dir, ti
         for a, b in zip(best.get_weights(), last.get_weights()):
             np.testing.assert_array_equal(a, b)
 
+    # the shipped form: same weights and config, no optimizer state
+    from cunet.training import export_model
+
+    exported = export_model(run / "best.keras", tmp_path / "exported.keras")
+    small, small_config = load_model(exported)
+    assert small_config == best_config
+    for a, b in zip(small.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert exported.stat().st_size < 0.6 * (run / "best.keras").stat().st_size
+
     assert main(["info", "--model", str(run / "best.keras")]) == 0
     assert "parameters, total" in capsys.readouterr().out
 

@@ -211,3 +211,11 @@ def test_missing_default_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     src = _song(tmp_path / "s.wav", seconds=0.2)
     _fails(capsys, [str(src), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "embedded default model")
+
+
+def test_folder_input_skips_earlier_results_inside_it(tmp_path, model_file, capsys):
+    _song(tmp_path / "music" / "song.wav", seconds=0.3)
+    argv = [str(tmp_path / "music"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "music" / "separated")]
+    assert main(argv) == 0
+    assert main(argv + ["--overwrite"]) == 0  # separated/song/vocals.wav is not a new input
+    assert _tree(tmp_path / "music") == ["separated", "separated/song", "separated/song/vocals.wav", "song.wav"]

@@ -25,20 +25,27 @@ def add_arguments(parser) -> None:
     parser.add_argument("--block-seconds", type=float, default=20.0, help="seconds per processing block (bounds memory)")
 
 
-def collect_inputs(inputs) -> list:
-    """Expand INPUT arguments (files or folders) into audio files; raises `CunetError`."""
+def collect_inputs(inputs, out_dir=None) -> list:
+    """Expand INPUT arguments (files or folders) into audio files; raises `CunetError`.
+
+    Audio found in folders under `out_dir` (earlier results) is not taken as input.
+    """
     from pathlib import Path
 
     from cunet.audio import is_audio_file
     from cunet.errors import CunetError
 
+    skip = Path(out_dir).resolve() if out_dir is not None else None
     files = []
     for text in inputs:
         path = Path(text)
         if not path.exists():
             raise CunetError(f"input not found: {path}")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if is_audio_file(p))
+            found = sorted(
+                p for p in path.rglob("*")
+                if is_audio_file(p) and not (skip and p.resolve().is_relative_to(skip))
+            )
             if not found:
                 raise CunetError(f"no audio files in folder {path}")
             files.extend(found)
@@ -107,7 +114,7 @@ def run(args) -> int:
     from cunet.audio import open_audio, probe_audio
     from cunet.separator import RESIDUAL, Separator
 
-    files = collect_inputs(args.inputs)
+    files = collect_inputs(args.inputs, args.out_dir)
     separator = Separator.load(args.model, overlap=args.overlap, block_seconds=args.block_seconds)
     specs = separator.parse_instruments(args.instrument)
     names = [s.text for s in specs] + ([RESIDUAL] if args.residual else [])

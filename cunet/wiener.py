@@ -5,6 +5,10 @@ gets the complex STFT  Y_j = v_j^p / (sum_k v_k^p + eps) * X  (p = 2: the Wiener
 "soft mask" of Open-Unmix and norbert without EM iterations). The gains are in [0, 1] and sum
 to 1 wherever any source is active, so the filtered sources add up to the mixture exactly;
 every source keeps the mixture's phase. Pure NumPy, works for any leading axes (channels).
+
+`expectation_maximization` then refines such estimates with the multichannel Wiener filter
+(norbert's EM): each source also gets a spatial covariance matrix, so sources with the same
+spectrum but different places in the stereo image are told apart.
 """
 
 from __future__ import annotations
@@ -28,3 +32,35 @@ def wiener_filter(mixture_stft, magnitudes, power: float = 2.0, eps: float = EPS
     """mixture_stft (...) complex and magnitudes (S, ...) -> source STFTs (S, ...) complex64."""
     gains = wiener_gains(magnitudes, power, eps)
     return (gains * np.asarray(mixture_stft)[None]).astype(np.complex64)
+
+
+def expectation_maximization(
+    mixture_stft, estimates, iterations: int = 1, eps: float = EPS, chunk_bins: int = 128
+) -> np.ndarray:
+    """Multichannel Wiener filter refined by EM (Nugraha, Liutkus & Vincent 2016; as norbert).
+
+    mixture_stft (channels, frames, bins) complex, estimates (S, channels, frames, bins)
+    complex (e.g. from `wiener_filter`) -> refined estimates of the same shape, complex64.
+    Each source j is modelled by a power v_j(t, f) (its mean over channels) and a spatial
+    covariance R_j(f) (channels x channels, estimated over the given frames); each iteration
+    sets y_j = v_j R_j (sum_k v_k R_k + eps I)^-1 x. The estimates still add up to the
+    mixture (up to eps), and the stereo image of every source is used to tell them apart.
+    Frequencies are processed in chunks of `chunk_bins` so memory stays small.
+    """
+    x_all = np.asarray(mixture_stft)
+    y_all = np.asarray(estimates)
+    out = np.empty(y_all.shape, np.complex64)
+    channels = x_all.shape[0]
+    eye = np.eye(channels)
+    for lo in range(0, x_all.shape[-1], chunk_bins):
+        x = np.moveaxis(x_all[..., lo : lo + chunk_bins], 0, -1).astype(np.complex128)  # (T, F, C)
+        y = np.moveaxis(y_all[..., lo : lo + chunk_bins], 1, -1).astype(np.complex128)  # (S, T, F, C)
+        for _ in range(iterations):
+            v = np.mean(np.abs(y) ** 2, axis=-1)  # (S, T, F)
+            r = np.einsum("stfc,stfd->sfcd", y, y.conj()) / (eps + v.sum(axis=1))[..., None, None]
+            cxx = np.einsum("stf,sfcd->tfcd", v, r) + eps * eye
+            inverse = np.linalg.inv(cxx)  # (T, F, C, C)
+            gain_x = np.einsum("tfcd,tfd->tfc", inverse, x)
+            y = np.einsum("stf,sfcd,tfd->stfc", v, r, gain_x)
+        out[..., lo : lo + chunk_bins] = np.moveaxis(y, -1, 1)
+    return out

@@ -18,6 +18,8 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--residual", action="store_true", help="also write residual.<format>: the song minus the estimates")
     parser.add_argument("--wiener", action="store_true", help="Wiener post-filter across the requested instruments")
+    parser.add_argument("--wiener-iterations", type=int, default=1, metavar="N",
+                        help="EM steps of the multichannel Wiener filter (default 1; 0: power-ratio masks only)")
     parser.add_argument("--out-dir", "-o", required=True, help="output folder")
     parser.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format (default wav, 32-bit float)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -112,10 +114,15 @@ def _check_finite_file(path, source) -> None:
 
 def run(args) -> int:
     from cunet.audio import open_audio, probe_audio
+    from cunet.errors import CunetError
     from cunet.separator import RESIDUAL, Separator
 
     files = collect_inputs(args.inputs, args.out_dir)
-    separator = Separator.load(args.model, overlap=args.overlap, block_seconds=args.block_seconds)
+    if args.wiener_iterations < 0:
+        raise CunetError(f"--wiener-iterations must be >= 0, got {args.wiener_iterations}")
+    separator = Separator.load(
+        args.model, overlap=args.overlap, block_seconds=args.block_seconds, wiener_iterations=args.wiener_iterations
+    )
     specs = separator.parse_instruments(args.instrument)
     names = [s.text for s in specs] + ([RESIDUAL] if args.residual else [])
     plan = plan_outputs(files, names, args.out_dir, args.format, args.overwrite)

@@ -57,10 +57,19 @@ def expectation_maximization(
         y = np.moveaxis(y_all[..., lo : lo + chunk_bins], 1, -1).astype(np.complex128)  # (S, T, F, C)
         for _ in range(iterations):
             v = np.mean(np.abs(y) ** 2, axis=-1)  # (S, T, F)
-            r = np.einsum("stfc,stfd->sfcd", y, y.conj()) / (eps + v.sum(axis=1))[..., None, None]
-            cxx = np.einsum("stf,sfcd->tfcd", v, r) + eps * eye
-            inverse = np.linalg.inv(cxx)  # (T, F, C, C)
-            gain_x = np.einsum("tfcd,tfd->tfc", inverse, x)
-            y = np.einsum("stf,sfcd,tfd->stfc", v, r, gain_x)
+            yt = np.ascontiguousarray(y.transpose(0, 2, 3, 1))  # (S, F, C, T)
+            r = (yt @ yt.conj().swapaxes(-1, -2)) / (eps + v.sum(axis=1))[..., None, None]  # (S, F, C, C)
+            cxx = np.einsum("stf,sfcd->tfcd", v, r, optimize=True) + eps * eye
+            gain_x = (_inverse(cxx) @ x[..., None])[..., 0]  # (T, F, C)
+            y = v[..., None] * np.einsum("sfcd,tfd->stfc", r, gain_x, optimize=True)
         out[..., lo : lo + chunk_bins] = np.moveaxis(y, -1, 1)
     return out
+
+
+def _inverse(m: np.ndarray) -> np.ndarray:
+    """Inverse of a stack of C x C matrices (closed form for 2 x 2, the stereo case)."""
+    if m.shape[-1] != 2:
+        return np.linalg.inv(m)
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    return np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / det[..., None, None]

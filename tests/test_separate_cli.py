@@ -219,3 +219,18 @@ def test_folder_input_skips_earlier_results_inside_it(tmp_path, model_file, caps
     assert main(argv) == 0
     assert main(argv + ["--overwrite"]) == 0  # separated/song/vocals.wav is not a new input
     assert _tree(tmp_path / "music") == ["separated", "separated/song", "separated/song/vocals.wav", "song.wav"]
+
+
+def test_skip_existing_resumes_an_interrupted_batch(tmp_path, model_file, capsys):
+    first = _song(tmp_path / "in" / "first.wav", seconds=0.3)
+    _song(tmp_path / "in" / "second.wav", seconds=0.3)
+    out = tmp_path / "out"
+    assert main([str(first), "--model", str(model_file), "-i", "vocals", "--out-dir", str(out)]) == 0
+    done = (out / "first" / "vocals.wav").stat().st_mtime_ns
+    argv = [str(tmp_path / "in"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(out)]
+    _fails(capsys, argv, "use --overwrite")  # without the flag: refused, nothing written
+    assert not (out / "second").exists()
+    assert main(argv + ["--skip-existing"]) == 0
+    assert "skipping 1 input" in capsys.readouterr().out
+    assert (out / "second" / "vocals.wav").is_file()
+    assert (out / "first" / "vocals.wav").stat().st_mtime_ns == done

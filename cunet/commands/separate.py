@@ -22,7 +22,10 @@ def add_arguments(parser) -> None:
                         help="EM steps of the multichannel Wiener filter (default 1; 0: power-ratio masks only)")
     parser.add_argument("--out-dir", "-o", required=True, help="output folder")
     parser.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format (default wav, 32-bit float)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="skip inputs whose outputs all exist (resume an interrupted batch)")
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
     parser.add_argument("--block-seconds", type=float, default=20.0, help="seconds per processing block (bounds memory)")
 
@@ -56,8 +59,11 @@ def collect_inputs(inputs, out_dir=None) -> list:
     return files
 
 
-def plan_outputs(files, names, out_dir, fmt, overwrite) -> dict:
-    """{input file: {name: output path}}; refuses collisions, inputs as outputs and existing files."""
+def plan_outputs(files, names, out_dir, fmt, overwrite, skip_existing=False) -> dict:
+    """{input file: {name: output path}}; refuses collisions, inputs as outputs and existing files.
+
+    With `skip_existing`, inputs whose outputs all exist are left out of the plan.
+    """
     from pathlib import Path
 
     from cunet.audio import input_name
@@ -72,6 +78,8 @@ def plan_outputs(files, names, out_dir, fmt, overwrite) -> dict:
             raise CunetError(f"two inputs would write to the same folder {out_dir / folder}: {seen[folder]} and {f}")
         seen[folder] = f.resolve()
         plan[f] = {name: out_dir / folder / f"{name}.{fmt}" for name in names}
+    if skip_existing:
+        plan = {f: outputs for f, outputs in plan.items() if not all(p.exists() for p in outputs.values())}
     for outputs in plan.values():
         for path in outputs.values():
             if path.resolve() in inputs:
@@ -125,7 +133,11 @@ def run(args) -> int:
     )
     specs = separator.parse_instruments(args.instrument)
     names = [s.text for s in specs] + ([RESIDUAL] if args.residual else [])
-    plan = plan_outputs(files, names, args.out_dir, args.format, args.overwrite)
+    plan = plan_outputs(files, names, args.out_dir, args.format, args.overwrite, args.skip_existing)
+    skipped = [f for f in files if f not in plan]
+    files = [f for f in files if f in plan]
+    if skipped:
+        print(f"skipping {len(skipped)} input(s) already separated in {args.out_dir}")
     for f in files:  # every input is checked before anything is written
         probe_audio(f)
         with open_audio(f) as source:

@@ -234,3 +234,19 @@ def test_skip_existing_resumes_an_interrupted_batch(tmp_path, model_file, capsys
     assert "skipping 1 input" in capsys.readouterr().out
     assert (out / "second" / "vocals.wav").is_file()
     assert (out / "first" / "vocals.wav").stat().st_mtime_ns == done
+
+
+@pytest.mark.slow
+def test_musdb_mini_stem_file_end_to_end(tmp_path, model_file, musdb_mini, capsys):
+    track = sorted((musdb_mini / "test").glob("*.stem.mp4"))[0]
+    argv = [str(track), "--model", str(model_file), "-i", "vocals", "--residual", "--wiener",
+            "--out-dir", str(tmp_path / "out"), "--format", "flac"]
+    assert main(argv) == 0, capsys.readouterr().err
+    from cunet.audio import read_audio
+
+    mixture, rate = read_audio(track)  # stream 0 of the .stem.mp4
+    folder = tmp_path / "out" / track.name[: -len(".stem.mp4")]
+    vocals, r1 = sf.read(folder / "vocals.flac", dtype="float32")
+    rest, r2 = sf.read(folder / "residual.flac", dtype="float32")
+    assert r1 == r2 == rate == 44100 and vocals.shape == rest.shape == mixture.shape
+    assert np.max(np.abs(vocals + rest - mixture)) < 1e-3  # 24-bit flac rounding only

@@ -7,8 +7,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cunet-installed
 PYTEST_ARGS ?=
+# The tensorflow-io extra pins TensorFlow 2.17.1, so its tests run in a venv of their own.
+TFIO_VENV := .venv-tfio
+TFIO_STAMP := $(TFIO_VENV)/.cunet-installed
 
-.PHONY: demo test install ffmpeg clean
+.PHONY: demo test test-tfio install ffmpeg clean
 
 install: $(STAMP)
 
@@ -37,6 +40,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	@if [ "$$CI" = true ] || [ "$$CUNET_TEST_TFIO" = 1 ]; then $(MAKE) --no-print-directory test-tfio; fi
+
+# pip install 'cunet[tfio]' in .venv-tfio; the audio-backend tests compare both backends there.
+test-tfio: $(TFIO_STAMP)
+	$(TFIO_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_audio_tfio.py
+
+$(TFIO_STAMP): setup.cfg pyproject.toml | $(STAMP)
+	test -x $(TFIO_VENV)/bin/python || $(PYTHON) -m venv $(TFIO_VENV)
+	$(TFIO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TFIO_VENV)/bin/python -m pip install --quiet -e '.[tfio]' 'pytest>=8,<10'
+	touch $(TFIO_STAMP)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(TFIO_VENV) build dist *.egg-info .pytest_cache

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -37,19 +36,19 @@ class AudioError(CunetError):
     """An audio file is missing, unreadable, truncated, empty or holds NaN/Inf samples."""
 
 
-def resample(x, from_rate: int, to_rate: int) -> np.ndarray:
-    """Resample with soxr (high quality). x (samples,) or (samples, channels) -> same rank, float32.
+def resample(x, from_rate: int, to_rate: int, quality: str = "HQ") -> np.ndarray:
+    """Resample with soxr at `quality` ("HQ", "VHQ"). x (samples,) or (samples, channels) -> same rank, float32.
 
     The output has about samples * to_rate / from_rate samples; equal rates return a copy.
     """
     x = np.asarray(x, dtype=np.float32)
     if int(from_rate) == int(to_rate):
         return x.copy()
-    import soxr
-
     if x.shape[0] == 0:
         return np.zeros((0,) + x.shape[1:], np.float32)
-    return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality="HQ"), np.float32)
+    import soxr
+
+    return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality=quality), np.float32)
 
 
 def is_audio_file(path: Path) -> bool:
@@ -203,15 +202,61 @@ def probe_audio(path: Union[str, Path]) -> tuple[int, int, Optional[int]]:
     return info.samplerate, info.channels, info.frames
 
 
+BACKENDS = ("auto", "soundfile", "tfio")
+
+
+def resolve_backend(name: str) -> str:
+    """The decoding backend to use for `name` ("auto", "soundfile" or "tfio"); resampling is soxr for all.
+
+    "auto" is soundfile (+ ffmpeg): measured faster than tensorflow-io for every format
+    (docs/BENCHMARKS.md, "Audio backends"). "tfio" falls back to soundfile with a one-line
+    notice on stderr when tensorflow-io is missing or its ops do not load.
+    """
+    if name not in BACKENDS:
+        raise CunetError(f"unknown audio backend {name!r} (choose from {', '.join(BACKENDS)})")
+    if name != "tfio":
+        return "soundfile"
+    from cunet.audio_tfio import tfio_status
+
+    usable, reason = tfio_status()
+    if not usable:
+        import sys
+
+        print(f"cunet: notice: audio backend tfio unavailable ({reason}); using soundfile", file=sys.stderr)
+        return "soundfile"
+    return "tfio"
+
+
+class TfioSource(AudioSource):
+    """A wav, flac, mp3 or ogg file decoded in-graph by tensorflow-io, read block by block."""
+
+    def __init__(self, path: Path):
+        from cunet.audio_tfio import TfioFile
+
+        try:
+            self.file = TfioFile(path)
+        except Exception as exc:  # tensorflow-io raises framework errors for unreadable files
+            raise AudioError(f"{path}: cannot decode audio with tensorflow-io ({str(exc).strip()[:160]})") from None
+        self.rate, self.channels, self.frames = self.file.rate, self.file.channels, self.file.frames
+
+    def _read(self, start, stop):
+        return self.file.read(start, stop)
+
+
 @contextlib.contextmanager
-def open_audio(path: Union[str, Path]) -> Iterator[AudioSource]:
+def open_audio(path: Union[str, Path], backend: str = "soundfile") -> Iterator[AudioSource]:
     """Open any audio file as an `AudioSource` (closed on exit). Raises `AudioError`.
 
     libsndfile formats are read in place; others are decoded by ffmpeg to a temporary raw
-    float32 file that is memory-mapped, so memory stays bounded for hours of audio.
+    float32 file that is memory-mapped, so memory stays bounded for hours of audio. With
+    `backend="tfio"` (a resolved backend, see `resolve_backend`), wav, flac, mp3 and ogg
+    are decoded by tensorflow-io instead.
     """
     path = Path(path)
     rate, channels, frames = probe_audio(path)
+    if backend == "tfio" and path.suffix.lower() in (".wav", ".flac", ".mp3", ".ogg"):
+        yield TfioSource(path)
+        return
     if frames is not None:
         try:
             source = SoundFileSource(path)
@@ -235,9 +280,9 @@ def open_audio(path: Union[str, Path]) -> Iterator[AudioSource]:
             del samples
 
 
-def read_audio(path: Union[str, Path]) -> tuple[np.ndarray, int]:
+def read_audio(path: Union[str, Path], backend: str = "soundfile") -> tuple[np.ndarray, int]:
     """Read a whole file: (samples (samples, channels) float32, rate). Raises `AudioError`."""
-    with open_audio(path) as source:
+    with open_audio(path, backend) as source:
         x = source.read(0, source.frames)
     return _check_finite(x, path), source.rate
 
@@ -283,7 +328,7 @@ class AudioWriter:
         import soundfile as sf
 
         self._atomic = atomic_path(self.path, suffix=self.path.suffix)
-        tmp = self._tmp = self._atomic.__enter__()
+        tmp = self._atomic.__enter__()
         try:
             self.file = sf.SoundFile(
                 str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format
@@ -301,10 +346,6 @@ class AudioWriter:
 
     def __exit__(self, *exc):
         self.file.close()
-        if exc[0] is None:  # temporary files are private (0600); outputs follow the umask
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._tmp, 0o666 & ~umask)
         return self._atomic.__exit__(*exc)
 
 

@@ -99,15 +99,18 @@ def discover_tracks(root: Union[str, Path], is_wav: bool, subset: str = "train")
     return [TrackSource(p.name[: -len(STEM_SUFFIX)], p, False) for p in stem_files]
 
 
-def read_stems(track: TrackSource) -> tuple[dict, int]:
-    """Read a track's four stems: ({name: (samples, channels) float32}, rate)."""
+def read_stems(track: TrackSource, backend: str = "soundfile") -> tuple[dict, int]:
+    """Read a track's four stems: ({name: (samples, channels) float32}, rate).
+
+    `backend` ("soundfile" or "tfio", see `cunet.audio.resolve_backend`) decodes wav stems.
+    """
     try:
         if track.is_wav:
-            import soundfile as sf
+            from cunet.audio import read_audio
 
             stems, rates = {}, set()
             for name in MUSDB_STEMS:
-                audio, rate = sf.read(str(track.path / f"{name}.wav"), dtype="float32", always_2d=True)
+                audio, rate = read_audio(track.path / f"{name}.wav", backend)
                 stems[name] = audio
                 rates.add(rate)
             if len(rates) != 1:
@@ -119,9 +122,9 @@ def read_stems(track: TrackSource) -> tuple[dict, int]:
         import stempeg
 
         audio, rate = stempeg.read_stems(str(track.path), dtype=np.float32, always_3d=True)
-    except CunetError:
+    except CacheError:
         raise
-    except Exception as exc:  # soundfile, stempeg and ffmpeg raise many types for bad files
+    except Exception as exc:  # soundfile, stempeg, ffmpeg (AudioError) raise many types for bad files
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise CacheError(f"cannot read track '{track.name}' ({track.path}): {reason}") from None
     if audio.shape[0] != 1 + len(MUSDB_STEMS):
@@ -134,13 +137,13 @@ def read_stems(track: TrackSource) -> tuple[dict, int]:
 
 def track_array(stems: dict, rate: int, config: Config) -> np.ndarray:
     """Downmix and resample stems to (samples, n_instruments) float32 in config order."""
-    import soxr
+    from cunet.audio import resample
 
     columns = []
     for name in config.instruments:
         mono = np.asarray(stems[name], dtype=np.float32).mean(axis=1)
         if rate != config.audio.sample_rate:
-            mono = soxr.resample(mono, rate, config.audio.sample_rate, quality="VHQ")
+            mono = resample(mono, rate, config.audio.sample_rate, quality="VHQ")
         columns.append(np.asarray(mono, dtype=np.float32))
     length = min(len(c) for c in columns)
     return np.stack([c[:length] for c in columns], axis=1)
@@ -205,11 +208,13 @@ def prepare_cache(
     progress: bool = True,
     limit: Optional[int] = None,
     on_track: Optional[Callable[[str, bool], None]] = None,
+    audio_backend: str = "soundfile",
 ) -> "Cache":
     """Cache the `subset` tracks of a MUSDB18 root for `config`; returns the opened cache.
 
     Tracks already in the cache are skipped. `limit` caches only the first tracks (by
     name). `on_track(name, written)` is called for every track (for tests and reports).
+    `audio_backend` ("soundfile" or "tfio") decodes MUSDB18-HQ wav stems.
     """
     unknown = [name for name in config.instruments if name not in MUSDB_STEMS]
     if unknown:
@@ -250,7 +255,8 @@ def prepare_cache(
                 on_track(source.name, False)
             continue
         bar.set_postfix_str(source.name[:40])
-        stems, rate = read_stems(source)
+        backend = audio_backend if source.is_wav else "soundfile"
+        stems, rate = read_stems(source, backend)
         array = track_array(stems, rate, config)
         file = track_file_name(source.name)
         try:

@@ -15,10 +15,13 @@ def add_arguments(parser) -> None:
                         help="MUSDB18 subset to cache (default: train, split into train/valid)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="cache only the first N tracks (by name)")
+    parser.add_argument("--audio-backend", default="auto", choices=("auto", "soundfile", "tfio"),
+                        help="decoder for MUSDB18-HQ wav stems (tfio needs cunet[tfio]; default auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
+    from cunet.audio import resolve_backend
     from cunet.cache import prepare_cache
     from cunet.config import DEFAULT_CONFIG, load_config
     from cunet.errors import CunetError
@@ -36,6 +39,7 @@ def run(args) -> int:
         progress=not args.quiet,
         limit=args.limit,
         on_track=lambda name, wrote: written.append(wrote),
+        audio_backend=resolve_backend(args.audio_backend),
     )
     train, valid = cache.split("train"), cache.split("valid")
     hours = sum(t.length for t in cache.tracks) / cache.sample_rate / 3600

@@ -27,6 +27,8 @@ def add_arguments(parser) -> None:
     existing.add_argument("--skip-existing", action="store_true",
                           help="skip inputs whose outputs all exist (resume an interrupted batch)")
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
+    parser.add_argument("--audio-backend", default="auto", choices=("auto", "soundfile", "tfio"),
+                        help="decoder for the inputs: soundfile/ffmpeg or tensorflow-io (cunet[tfio]; default auto)")
     parser.add_argument("--block-seconds", type=float, default=20.0, help="seconds per processing block (bounds memory)")
 
 
@@ -121,11 +123,12 @@ def _check_finite_file(path, source) -> None:
 
 
 def run(args) -> int:
-    from cunet.audio import open_audio, probe_audio
+    from cunet.audio import open_audio, probe_audio, resolve_backend
     from cunet.errors import CunetError
     from cunet.separator import RESIDUAL, Separator
 
     files = collect_inputs(args.inputs, args.out_dir)
+    backend = resolve_backend(args.audio_backend)
     if args.wiener_iterations < 0:
         raise CunetError(f"--wiener-iterations must be >= 0, got {args.wiener_iterations}")
     separator = Separator.load(
@@ -140,19 +143,23 @@ def run(args) -> int:
         print(f"skipping {len(skipped)} input(s) already separated in {args.out_dir}")
     for f in files:  # every input is checked before anything is written
         probe_audio(f)
-        with open_audio(f) as source:
+        with open_audio(f, backend) as source:
             _check_finite_file(f, source)
     _check_out_dir(args.out_dir)
 
     for f in files:
-        source = separate_file(separator, f, plan[f], args.instrument, args.residual, args.wiener, args.format)
+        source = separate_file(
+            separator, f, plan[f], args.instrument, args.residual, args.wiener, args.format, backend=backend
+        )
         folder = next(iter(plan[f].values())).parent
         names = ", ".join(p.name for p in plan[f].values())
         print(f"{f} -> {folder}/ ({names}; {source.rate} Hz, {source.channels} ch, {source.seconds:.1f} s)")
     return 0
 
 
-def separate_file(separator, path, outputs, instruments, residual=False, wiener=False, fmt="wav", progress=True):
+def separate_file(
+    separator, path, outputs, instruments, residual=False, wiener=False, fmt="wav", progress=True, backend="soundfile"
+):
     """Decode `path`, separate block by block and write {name: output path} atomically.
 
     Returns the `AudioSource` that was read (rate, channels, frames). Memory stays bounded by
@@ -166,7 +173,7 @@ def separate_file(separator, path, outputs, instruments, residual=False, wiener=
     from cunet.audio import AudioWriter, open_audio
     from cunet.errors import CunetError
 
-    with open_audio(path) as source, ExitStack() as stack:
+    with open_audio(path, backend) as source, ExitStack() as stack:
         writers = {
             name: stack.enter_context(AudioWriter(out, source.rate, source.channels, fmt))
             for name, out in outputs.items()

@@ -498,6 +498,7 @@ def train(
 
     from cunet import data
     from cunet.cache import open_cache
+
     t = config.training
     for key in ("batch_size", "steps_per_epoch", "epochs"):
         if getattr(t, key) < 1:
@@ -538,6 +539,7 @@ def train(
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     per_worker_batch = t.batch_size // workers
+    # each worker draws its own examples; a resumed run does not replay the first batches
     train_data = data.training_dataset(config, cache, batch_size=per_worker_batch,
                                        seed=t.seed + 1000 * index + initial_epoch).with_options(options)
     valid_data = None
@@ -545,7 +547,7 @@ def train(
         valid_data = data.validation_dataset(config, cache, batch_size=per_worker_batch).with_options(options)
         if t.validation_steps:
             valid_data = valid_data.take(t.validation_steps)
-        # a fixed-size validation set lets every replica see a full batch
+        # the validation patches are the same every epoch: compute their STFTs once
         valid_data = valid_data.cache()
 
     previous_policy = keras.config.dtype_policy()

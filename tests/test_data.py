@@ -3,21 +3,16 @@
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from musdb_fixtures import make_musdb_root  # noqa: E402
-
-from cunet import spectral  # noqa: E402
-from cunet.cache import open_cache, prepare_cache  # noqa: E402
-from cunet.errors import CunetError  # noqa: E402
-from cunet.conditions import condition_table  # noqa: E402
-from cunet.config import load_config  # noqa: E402
-from cunet.data import (  # noqa: E402
+from cunet import spectral
+from cunet.cache import open_cache
+from cunet.errors import CunetError
+from cunet.conditions import condition_table
+from cunet.data import (
     StemBank,
     chunk_samples,
     render,
@@ -28,19 +23,6 @@ from cunet.data import (  # noqa: E402
 )
 
 PLAIN = {"remix_probability": 0.0, "progressive_probability": 0.0, "gain_db_range": [0.0, 0.0]}
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_config("tiny")
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory, tiny):
-    tmp = tmp_path_factory.mktemp("data")
-    root = make_musdb_root(tmp / "musdb", "wav", tracks={"train": 3})
-    prepare_cache(root, tiny, tmp / "cache", is_wav=True, progress=False)
-    return tmp / "cache"
 
 
 @pytest.fixture(scope="module")

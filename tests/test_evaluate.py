@@ -5,21 +5,18 @@ four-target tests use mono tracks and the stereo tests two targets, to stay fast
 """
 
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
+from musdb_fixtures import make_musdb_root
 
-from musdb_fixtures import make_musdb_root  # noqa: E402
-
-from cunet import evaluation as ev  # noqa: E402
-from cunet.baselines import ideal_ratio_mask_estimates, irm_stft_settings  # noqa: E402
-from cunet.cli import main  # noqa: E402
-from cunet.config import load_config  # noqa: E402
+from cunet import evaluation as ev
+from cunet.baselines import ideal_ratio_mask_estimates, irm_stft_settings
+from cunet.cli import main
+from cunet.config import load_config
 
 TARGETS = ["vocals", "drums", "bass", "other"]
 

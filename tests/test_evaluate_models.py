@@ -1,23 +1,19 @@
 """`cunet evaluate --model/--dedicated` end to end with tiny saved models."""
 
 import csv
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from musdb_fixtures import make_musdb_root
 
-from musdb_fixtures import make_musdb_root  # noqa: E402
-
-from cunet import evaluation as ev  # noqa: E402
-from cunet.baselines import irm_stft_settings  # noqa: E402
-from cunet.cli import main  # noqa: E402
-from cunet.config import load_config  # noqa: E402
-from cunet.modelio import save_model  # noqa: E402
-from cunet.models import build_model  # noqa: E402
-from cunet.separator import Separator  # noqa: E402
+from cunet import evaluation as ev
+from cunet.baselines import irm_stft_settings
+from cunet.cli import main
+from cunet.config import load_config
+from cunet.modelio import save_model
+from cunet.models import build_model
+from cunet.separator import Separator
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,16 @@
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from musdb_fixtures import make_musdb_root, synth_stems  # noqa: E402
+from musdb_fixtures import make_musdb_root, synth_stems
 
-from cunet.cache import MANIFEST, CacheError, assign_splits, open_cache, prepare_cache  # noqa: E402
-from cunet.cli import main  # noqa: E402
-from cunet.config import config_hash, load_config  # noqa: E402
+from cunet.cache import MANIFEST, CacheError, assign_splits, open_cache, prepare_cache
+from cunet.cli import main
+from cunet.config import config_hash, load_config
 
 MUSDB_MINI = Path(__file__).resolve().parents[2] / "shared" / "musdb-mini"
 

@@ -3,31 +3,12 @@ itself; bad input is one line and exit code 2."""
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from musdb_fixtures import make_musdb_root  # noqa: E402
-
-from cunet.cache import prepare_cache  # noqa: E402
-from cunet.cli import main  # noqa: E402
-from cunet.config import load_config  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_config("tiny")
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory, tiny):
-    tmp = tmp_path_factory.mktemp("train-data")
-    root = make_musdb_root(tmp / "musdb", "wav", tracks={"train": 3})
-    prepare_cache(root, tiny, tmp / "cache", is_wav=True, progress=False)
-    return tmp / "cache"
+from cunet.cli import main
+from cunet.config import load_config
 
 
 def initial_validation_loss(config, cache_dir):

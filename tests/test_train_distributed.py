@@ -10,16 +10,14 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from musdb_fixtures import make_musdb_root  # noqa: E402
+from musdb_fixtures import make_musdb_root
 
-from cunet.cache import prepare_cache  # noqa: E402
-from cunet.config import load_config  # noqa: E402
+from cunet.cache import prepare_cache
+from cunet.config import load_config
 
 WORKER = r"""
 import json, sys

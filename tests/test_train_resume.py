@@ -8,16 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from musdb_fixtures import make_musdb_root  # noqa: E402
+from musdb_fixtures import make_musdb_root
 
-from cunet.cache import prepare_cache  # noqa: E402
-from cunet.config import load_config  # noqa: E402
+from cunet.cache import prepare_cache
+from cunet.config import load_config
 
 EPOCHS, STEPS = 4, 10
 

@@ -88,7 +88,7 @@ def film_summary(params: FilmParameters) -> str:
         for layer in range(params.n_layers):
             g, b = params.gammas[name][layer], params.betas[name][layer]
             rows.append([
-                name, str(layer), str(len(g)), f"{g.mean():+.4f}", f"{b.mean():+.4f}",
+                name, str(layer), str(len(g)), f"{g.mean():+.3g}", f"{b.mean():+.3g}",
                 f"{np.mean(np.abs(g) < SWITCHED_OFF):.0%}", f"{np.mean(g < 0):.0%}",
             ])
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
@@ -97,6 +97,7 @@ def film_summary(params: FilmParameters) -> str:
 
 def _plot_per_layer(params: FilmParameters, which: str, path: Path) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     values = params.gammas if which == "gamma" else params.betas
     n = params.n_layers
@@ -113,6 +114,7 @@ def _plot_per_layer(params: FilmParameters, which: str, path: Path) -> None:
             else:
                 ax.plot(np.arange(len(v)), v, marker=".", linestyle="-", linewidth=0.6, label=name)
         if len(values[params.instruments[0]][layer]) > 1:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("channel")
             ax.legend(fontsize=7)
         ax.axhline(0, color="black", linewidth=0.5)

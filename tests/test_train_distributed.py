@@ -12,12 +12,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
-
-from musdb_fixtures import make_musdb_root
-
-from cunet.cache import prepare_cache
-from cunet.config import load_config
 
 WORKER = r"""
 import json, sys
@@ -41,14 +35,6 @@ json.dump({
     "epochs": result.epochs_done,
 }, open(out + ".json", "w"))
 """
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dist-data")
-    root = make_musdb_root(tmp / "musdb", "wav", tracks={"train": 3})
-    prepare_cache(root, load_config("tiny"), tmp / "cache", is_wav=True, progress=False)
-    return tmp / "cache"
 
 
 def free_port() -> int:

@@ -10,22 +10,10 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
-from musdb_fixtures import make_musdb_root
-
-from cunet.cache import prepare_cache
 from cunet.config import load_config
 
 EPOCHS, STEPS = 4, 10
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("resume-data")
-    root = make_musdb_root(tmp / "musdb", "wav", tracks={"train": 3})
-    prepare_cache(root, load_config("tiny"), tmp / "cache", is_wav=True, progress=False)
-    return tmp / "cache"
 
 
 def h5_arrays(path):

@@ -11,7 +11,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 WORKDIR /opt/cunet
 COPY . .
 RUN make install \
-    && if [ "$TF" = gpu ]; then .venv/bin/pip install --quiet 'tensorflow[and-cuda]>=2.18,<2.22'; fi
+    && if [ "$TF" = gpu ]; then .venv/bin/pip install --quiet 'tensorflow[and-cuda]>=2.17,<2.22'; fi
 
 ENV PATH=/opt/cunet/.venv/bin:$PATH
 ENTRYPOINT ["cunet"]

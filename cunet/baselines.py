@@ -5,7 +5,7 @@
 - `ideal_ratio_mask_estimates`: the oracle IRM1 of SiSEC 2018 (a magnitude ratio mask
   |S_j| / sum_k |S_k| computed from the true sources, applied to the mixture's STFT, full
   band, at the track's own rate and channels). It is the best any magnitude-masking
-  separator with that STFT can do; `irm_stft_settings` gives the STFT a `cunet.Separator`
+  separator with that STFT can do; `cunet.spectral.input_stft_settings` gives the STFT a `cunet.Separator`
   masks at the track rate (the model's window duration), so the ceiling is the one of our models.
 
 Arrays are (samples, channels) float32, as everywhere in cunet.
@@ -13,12 +13,10 @@ Arrays are (samples, channels) float32, as everywhere in cunet.
 
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from cunet.config import AudioConfig
 
 MIXTURE = "baseline-mixture"
 IRM = "oracle-irm"
@@ -29,18 +27,6 @@ def mixture_estimates(mixture: np.ndarray, targets: Sequence[str]) -> dict:
     """name -> the mixture (samples, channels) for every target."""
     mixture = np.asarray(mixture, np.float32)
     return {name: mixture.copy() for name in targets}
-
-
-def irm_stft_settings(audio: AudioConfig, rate: int) -> tuple[int, int]:
-    """(n_fft, hop) of the full-band STFT a `cunet.Separator` masks at `rate`.
-
-    The model's window duration scaled to `rate` and rounded to a power of two, with the
-    model's overlap ratio (the rule of `Separator`), e.g. 1024 / 256 at 8192 Hz ->
-    4096 / 1024 at 44100 Hz: the oracle mask lives on the very grid the models' masks do.
-    """
-    n_fft = int(2 ** max(4, round(math.log2(max(audio.n_fft * rate / audio.sample_rate, 1.0)))))
-    hop = max(1, n_fft * audio.hop_length // audio.n_fft)
-    return n_fft, hop
 
 
 def ideal_ratio_mask_estimates(

@@ -31,12 +31,12 @@ from cunet.baselines import (
     IRM,
     MIXTURE,
     ideal_ratio_mask_estimates,
-    irm_stft_settings,
     mixture_estimates,
 )
 from cunet.config import AudioConfig, load_config
 from cunet.errors import CunetError
 from cunet.fileio import atomic_path, atomic_write_text
+from cunet.spectral import input_stft_settings
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 SOURCES = ("vocals", "drums", "bass", "other")  # MUSDB18's sources; "other" is the paper's "rest"
@@ -110,7 +110,7 @@ def irm_method(audio: Optional[AudioConfig] = None) -> Method:
     )
 
     def separate(track: TrackAudio, targets):
-        n_fft, hop = irm_stft_settings(audio, track.rate)
+        n_fft, hop = input_stft_settings(audio, track.rate)
         return ideal_ratio_mask_estimates(track.mixture, track.sources, targets, n_fft, hop)
 
     return Method(

@@ -40,6 +40,7 @@ from cunet.audio import ArraySource, AudioSource, check_audio_array, resample
 from cunet.config import Config
 from cunet.errors import CunetError
 from cunet.instruments import InstrumentSpec, parse_spec
+from cunet.spectral import input_stft_settings
 
 RESIDUAL = "residual"
 DEFAULT_MODEL_FILE = "cunet-default.keras"
@@ -61,10 +62,6 @@ def resolve_model_path(model: Union[None, str, Path]) -> Path:
             f"{path.parent}); pass a trained model with --model PATH"
         )
     return path
-
-
-def _power_of_two(x: float) -> int:
-    return int(2 ** max(4, round(math.log2(max(x, 1.0)))))
 
 
 @dataclass(frozen=True)
@@ -183,8 +180,7 @@ class Separator:
         model_frames = max(1, (max(n_model, 1) - 1 + a.n_fft - a.hop_length) // a.hop_length + 1)
         frames = self.config.patch.frames
         patches = 1 + max(0, math.ceil((model_frames - frames) / self.patch_step))
-        n_fft_in = _power_of_two(a.n_fft * rate / a.sample_rate)
-        hop_in = max(1, n_fft_in * a.hop_length // a.n_fft)
+        n_fft_in, hop_in = input_stft_settings(a, rate)
         frames_in = (n - 1 + n_fft_in - hop_in) // hop_in + 1
         return _Grid(n, rate, n_model, model_frames, patches, n_fft_in, hop_in, frames_in)
 

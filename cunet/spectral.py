@@ -15,6 +15,8 @@ fixed scale, independent of the signal, so nothing needs undoing after masking.
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from cunet.config import AudioConfig
@@ -23,6 +25,16 @@ from cunet.config import AudioConfig
 def patch_samples(audio: AudioConfig, frames: int) -> int:
     """Number of samples whose STFT has exactly `frames` frames."""
     return (frames - 1) * audio.hop_length + audio.n_fft
+
+
+def input_stft_settings(audio: AudioConfig, rate: int) -> tuple[int, int]:
+    """(n_fft, hop) of the full-band STFT at `rate` that model masks are mapped onto.
+
+    The model's window duration scaled to `rate`, rounded to a power of two (at least 16),
+    with the model's overlap ratio: 1024 / 256 at 8192 Hz -> 4096 / 1024 at 44100 Hz.
+    """
+    n_fft = int(2 ** max(4, round(math.log2(max(audio.n_fft * rate / audio.sample_rate, 1.0)))))
+    return n_fft, max(1, n_fft * audio.hop_length // audio.n_fft)
 
 
 def magnitude_scale(n_fft: int) -> float:

@@ -14,7 +14,8 @@ import soundfile as sf
 from musdb_fixtures import make_musdb_root
 
 from cunet import evaluation as ev
-from cunet.baselines import ideal_ratio_mask_estimates, irm_stft_settings
+from cunet.baselines import ideal_ratio_mask_estimates
+from cunet.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
 
@@ -170,7 +171,7 @@ def test_silent_target_gives_nan_frames_not_a_crash(tmp_path, capsys):
 
 def test_irm_of_a_lone_source_returns_the_mixture():
     rate = 22050
-    n_fft, hop = irm_stft_settings(load_config().audio, rate)
+    n_fft, hop = input_stft_settings(load_config().audio, rate)
     assert (n_fft, hop) == (2048, 512)  # 125 ms -> nearest power of two, hop ratio 1/4
     rng = np.random.default_rng(1)
     x = rng.standard_normal((rate, 2)).astype(np.float32)

@@ -8,7 +8,7 @@ import pytest
 from musdb_fixtures import make_musdb_root
 
 from cunet import evaluation as ev
-from cunet.baselines import irm_stft_settings
+from cunet.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
 from cunet.modelio import save_model
@@ -77,7 +77,7 @@ def test_oracle_masks_on_the_separators_grid(models):
     separator = Separator.load(models["cunet"])
     for rate in (8192, 16000, 22050, 44100, 48000):
         grid = separator._grid(rate * 3, rate)
-        assert irm_stft_settings(separator.config.audio, rate) == (grid.n_fft_in, grid.hop_in)
+        assert input_stft_settings(separator.config.audio, rate) == (grid.n_fft_in, grid.hop_in)
 
 
 @pytest.mark.parametrize(

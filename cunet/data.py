@@ -1,24 +1,24 @@
 """The training and validation input pipelines: `tf.data` graphs of TensorFlow ops only.
 
-Elements (B = batch size, F = `config.patch.freq_bins`, T = `config.patch.frames`,
-S = number of instruments):
+The pipelines move waveforms: the magnitude STFTs are computed in the training step, on the
+device that trains (`cunet.training_step`), with the `cunet.spectral` front end separation
+uses. Elements (B = batch size, L = `chunk_samples(config)`, whose STFT has exactly
+`config.patch.frames` frames, S = number of instruments):
 
-- C-U-Net (`config.model.type == "cunet"`): `((magnitude, condition), target)` with
-  magnitude and target (B, F, T, 1) float32 and condition (B, S) float32, in the order of
-  the model's inputs "magnitude" and "condition";
-- dedicated U-Net (`"unet"`): `(magnitude, target)`, target `config.model.target`.
+- C-U-Net (`config.model.type == "cunet"`): `((mixture, condition), target)` with mixture
+  and target (B, L) float32 waveforms at the model rate and condition (B, S) float32, in
+  the order of the training model's inputs "mixture" and "condition";
+- dedicated U-Net (`"unet"`): `(mixture, target)`, target `config.model.target`.
 
 How a batch is made (all vectorized over the batch, no per-example map):
 
 1. `sample_draws` draws, from one stateless seed, per example and stem a track, an offset
    (a multiple of `block`, the gcd of hop and n_fft), a linear gain and the condition;
    see the module `cunet.conditions` and the `config.data` fields for the augmentations.
-2. `render` gathers the (B, S, L) stem chunks (L = `patch_samples`) from the cache held in
-   memory as one tensor, forms mixture = sum_i g_i s_i and target = sum_i c_i g_i s_i
-   in the waveform domain (the STFT is linear), and computes both magnitudes with one
-   batched STFT through `cunet.spectral.model_magnitude` and `to_patch` (the
-   normalization separation uses). `render` is compiled with XLA, which fuses the
-   gather, mixing, framing and magnitude around the FFT (about 2x faster on CPU).
+2. `render` gathers the (B, S, L) stem chunks from the cache held in memory as one tensor
+   and forms mixture = sum_i g_i s_i and target = sum_i c_i g_i s_i (the STFT is linear, so
+   the target's magnitude is that of the conditioned sum of stems). `render` is compiled
+   with XLA, which fuses the gather and the mixing.
 
 The training set is infinite; a `seed` makes it reproducible. The validation set is
 finite and deterministic: `config.data.valid_offsets_per_track` evenly spaced offsets per
@@ -161,9 +161,9 @@ def sample_draws(seed, batch_size: int, bank: StemBank, config: Config) -> dict:
 
 
 def render(bank: StemBank, draws: dict, config: Config):
-    """Magnitudes of the mixture and target of explicit draws (see `sample_draws`).
+    """Mixture and target waveforms of explicit draws (see `sample_draws`).
 
-    Returns (magnitude, target), each (B, freq_bins, frames, 1) float32.
+    Returns (mixture, target), each (B, L) float32.
     """
     chunk = chunk_samples(config)
     n_chunk_blocks = chunk // bank.block
@@ -172,21 +172,19 @@ def render(bank: StemBank, draws: dict, config: Config):
     rows = (stem_rows + first)[..., None] + tf.range(n_chunk_blocks, dtype=tf.int32)
     stems = tf.reshape(tf.gather(bank.blocks, rows), (-1, bank.n_stems, chunk))  # (B, S, L)
     gain = tf.cast(draws["gain"], tf.float32)
-    weights = tf.stack([gain, gain * tf.cast(draws["condition"], tf.float32)], axis=1)  # (B, 2, S)
-    signals = tf.reduce_sum(weights[..., None] * stems[:, None], axis=2)  # (B, 2, L): mixture, target
-    patches = spectral.to_patch(spectral.model_magnitude(signals, config.audio), config.patch.freq_bins)
-    return patches[:, 0], patches[:, 1]
+    mixture = tf.einsum("bs,bsl->bl", gain, stems)
+    target = tf.einsum("bs,bsl->bl", gain * tf.cast(draws["condition"], tf.float32), stems)
+    return mixture, target
 
 
-def _element(config: Config, magnitude, condition, target):
+def _element(config: Config, mixture, condition, target):
     if config.conditioned:
-        return (magnitude, condition), target
-    return magnitude, target
+        return (mixture, condition), target
+    return mixture, target
 
 
 def _compiled_render(bank: StemBank, config: Config, jit: bool):
-    """`render` for one bank, compiled with XLA when `jit` (about 2x faster on CPU: gather,
-    mixing, framing and magnitude fuse into a few loops around the FFT)."""
+    """`render` for one bank, compiled with XLA when `jit` (gather and mixing fuse)."""
     return tf.function(lambda draws: render(bank, draws, config), jit_compile=jit or None)
 
 
@@ -217,8 +215,8 @@ def training_dataset(
 
     def make_batch(index):
         draws = sample_draws(tf.stack([tf.constant(seed, tf.int64), index]), batch_size, bank, config)
-        magnitude, target = render_batch(draws)
-        return _element(config, magnitude, draws["condition"], target)
+        mixture, target = render_batch(draws)
+        return _element(config, mixture, draws["condition"], target)
 
     dataset = tf.data.Dataset.range(2**62).map(
         make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
@@ -270,8 +268,8 @@ def validation_dataset(
     render_batch = _compiled_render(bank, config, jit)
 
     def make_batch(batch):
-        magnitude, target = render_batch(batch)
-        return _element(config, magnitude, batch["condition"], target)
+        mixture, target = render_batch(batch)
+        return _element(config, mixture, batch["condition"], target)
 
     dataset = tf.data.Dataset.from_tensor_slices(draws).batch(batch_size)
     return dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -119,11 +119,12 @@ def build_model(config: Config, compile: bool = True) -> keras.Model:
     return model
 
 
-def compile_model(model: keras.Model, config: Config, **kwargs) -> None:
-    """Compile with the config's optimizer (Adam, lr, beta_1) and loss (L1 by default)."""
+def compile_model(model: keras.Model, config: Config, loss=None, **kwargs) -> None:
+    """Compile with the config's optimizer (Adam, lr, beta_1) and `loss` (default: the
+    config's, L1 for the paper)."""
     t = config.training
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=t.learning_rate, beta_1=t.adam_beta_1),
-        loss=t.loss,
+        loss=t.loss if loss is None else loss,
         **kwargs,
     )

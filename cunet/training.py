@@ -269,14 +269,16 @@ def _make_callbacks():
     from cunet.modelio import save_model
 
     class ModelCheckpoints(keras.callbacks.Callback):
-        """Saves `last.keras` every epoch and `best.keras` on a new lowest `monitor`.
+        """Saves `model` (the U-Net inside the trained waveform model) as `last.keras` every
+        epoch and as `best.keras` on a new lowest `monitor`.
 
         Files are written atomically through `cunet.modelio.save_model` (config embedded).
         `best` is restored by `RunState` when a run resumes.
         """
 
-        def __init__(self, config: Config, out_dir: Path, monitor: str = "val_loss"):
+        def __init__(self, model, config: Config, out_dir: Path, monitor: str = "val_loss"):
             super().__init__()
+            self.saved_model = model
             self.config = config
             self.out_dir = Path(out_dir)
             self.monitor = monitor
@@ -284,11 +286,11 @@ def _make_callbacks():
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            save_model(self.model, self.config, self.out_dir / LAST_MODEL)
+            save_model(self.saved_model, self.config, self.out_dir / LAST_MODEL)
             value = logs.get(self.monitor, logs.get("loss"))
             if value is not None and float(value) < self.best:
                 self.best = float(value)
-                save_model(self.model, self.config, self.out_dir / BEST_MODEL)
+                save_model(self.saved_model, self.config, self.out_dir / BEST_MODEL)
 
     class RunState(keras.callbacks.Callback):
         """Backs up the training state after every epoch so a killed run can continue.
@@ -460,17 +462,20 @@ def read_resume_state(run_dir: Union[str, Path]) -> Optional[dict]:
 
 
 def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False):
-    """The compiled model a run starts from: fresh, or restored from a resume `state`
-    (weights, optimizer variables and learning rate). Call it in the strategy's scope."""
-    from cunet.models import build_model, compile_model
+    """(model, trainer) a run starts from: the U-Net or C-U-Net of `config` and the compiled
+    `cunet.training_step.waveform_model` around it that `fit` trains on waveform batches;
+    fresh, or restored from a resume `state` (weights, optimizer variables and learning
+    rate). Call it in the strategy's scope."""
+    from cunet.models import build_model
+    from cunet.training_step import waveform_model
 
     model = build_model(config, compile=False)
-    compile_model(model, config, jit_compile=bool(jit))
+    trainer = waveform_model(model, config, jit_compile=bool(jit))
     if state:
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(Path(run_dir).expanduser() / RESUME_DIR / state["weights"])
-        model.optimizer.learning_rate.assign(state["learning_rate"])
-    return model
+        trainer.optimizer.build(trainer.trainable_variables)
+        trainer.load_weights(Path(run_dir).expanduser() / RESUME_DIR / state["weights"])
+        trainer.optimizer.learning_rate.assign(state["learning_rate"])
+    return model, trainer
 
 
 def train(
@@ -547,7 +552,7 @@ def train(
         valid_data = data.validation_dataset(config, cache, batch_size=per_worker_batch).with_options(options)
         if t.validation_steps:
             valid_data = valid_data.take(t.validation_steps)
-        # the validation patches are the same every epoch: compute their STFTs once
+        # the validation chunks are the same every epoch: gather them once
         valid_data = valid_data.cache()
 
     previous_policy = keras.config.dtype_policy()
@@ -558,7 +563,7 @@ def train(
     try:
         keras.utils.set_random_seed(t.seed)
         with dist.scope():
-            model = training_model(config, run_dir, state, jit=jit)
+            model, trainer = training_model(config, run_dir, state, jit=jit)
 
         monitor = "val_loss" if has_valid else "loss"
         early_stopping = keras.callbacks.EarlyStopping(
@@ -568,7 +573,7 @@ def train(
             monitor=monitor, factor=t.reduce_lr_factor, patience=t.reduce_lr_patience,
             min_lr=t.min_learning_rate, min_delta=0.0, verbose=1,
         )
-        checkpoints = ModelCheckpoints(config, out_dir, monitor=monitor)
+        checkpoints = ModelCheckpoints(model, config, out_dir, monitor=monitor)
         callbacks = [
             ReplicaStatisticsSync(),
             keras.callbacks.CSVLogger(str(out_dir / CSV_FILE), append=True),
@@ -586,8 +591,8 @@ def train(
 
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
-        with dist.scope(), _multi_worker_keras_fixes(model, workers > 1):
-            fit = model.fit(
+        with dist.scope(), _multi_worker_keras_fixes(trainer, workers > 1):
+            fit = trainer.fit(
                 train_data,
                 steps_per_epoch=t.steps_per_epoch,
                 epochs=t.epochs,
@@ -612,14 +617,3 @@ def train(
     return TrainResult(run_dir, initial_epoch, epochs_done, best if has_valid else None, history,
                        stopped_early, timed_out, model)
 
-
-def export_model(source: Union[str, Path], destination: Union[str, Path]) -> Path:
-    """Copy a trained cunet model without its optimizer state (for shipping).
-
-    The checkpoints of a run carry the Adam moments (three times the weights); the exported
-    file holds the weights and the embedded config only, and loads the same way.
-    """
-    from cunet.modelio import load_model, save_model
-
-    model, config = load_model(source, compile=False)
-    return save_model(model, config, destination)

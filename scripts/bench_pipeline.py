@@ -3,8 +3,10 @@
     .venv/bin/python scripts/bench_pipeline.py --musdb-root ../shared/musdb-mini
 
 Builds (once) a stem cache of the MUSDB18 root for the config under `.cache/`, then times
-(1) the training `tf.data` pipeline alone (iterating batches) and (2) training steps alone
-(`build_model` + `train_on_batch` on one in-memory batch). Prints one table, then
+(1) the training `tf.data` pipeline alone (iterating batches of waveform chunks) and (2)
+training steps alone (`train_on_batch` of the model behind its spectral front end,
+`cunet.training_step.waveform_model`, on one in-memory batch: the step includes the STFTs
+of mixture and target, as in training). Prints one table, then
 `pipeline_patches_per_s=<float> train_patches_per_s=<float> ratio=<float>`.
 """
 
@@ -54,6 +56,7 @@ def main(argv=None) -> int:
     from cunet.data import StemBank, training_dataset
     from cunet.errors import CunetError
     from cunet.models import build_model
+    from cunet.training_step import waveform_model
 
     config = load_config(args.config)
     cache_dir = args.cache or REPO / ".cache" / f"bench-{config.name}-{config_hash(config)}"
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
     plain = statistics.median(batch * args.pipeline_batches / wall for wall, _ in timings[False])
     dataset = training_dataset(config, cache, batch_size=batch, seed=0, bank=bank)
 
-    model = build_model(config)
+    model = waveform_model(build_model(config, compile=False), config)
     x, y = next(iter(dataset))
     x = tuple(np.asarray(t) for t in x) if isinstance(x, tuple) else np.asarray(x)
     y = np.asarray(y)

@@ -5,7 +5,9 @@ through the real `cunet.data.training_dataset` pipeline (needs --data, a cache m
 `cunet prepare` for that config's audio settings), with and without XLA (--jit), the
 forward FLOPs per patch (`cunet.model_info`; a training step is counted as 3x forward),
 the achieved GFLOP/s and their fraction of the measured peak (a large float32 matmul and a
-large float32 Conv2D, best of both). Medians over --repeats timings.
+large float32 Conv2D, best of both). Step rates are medians of --steps step times inside one
+`fit`; the model trains behind its spectral front end (`cunet.training_step`), so a step
+includes the STFTs of its batch, as in `cunet train`.
 
     python scripts/bench_train.py --data ../runs/musdb-mini-cache
 
@@ -54,18 +56,30 @@ def measure_peak(repeats: int) -> dict:
     }
 
 
-def training_rate(config, dataset, batch_size: int, steps: int, repeats: int, jit: bool) -> float:
-    """Median training patches/s of `steps` steps of `fit` on `dataset` (after a warm-up)."""
+def training_rate(config, dataset, batch_size: int, steps: int, jit: bool) -> float:
+    """Training patches/s of `fit` on `dataset`: the median of `steps` step times, timed
+    inside one `fit` after two warm-up steps (no per-call start-up in the figure)."""
     import keras
 
-    from cunet.models import build_model, compile_model
+    from cunet.models import build_model
+    from cunet.training_step import waveform_model
+
+    class StepTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
 
     keras.utils.set_random_seed(0)
-    model = build_model(config, compile=False)
-    compile_model(model, config, jit_compile=jit)
-    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)
-    seconds = median_time(lambda: model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0), repeats)
-    return steps * batch_size / seconds
+    model = waveform_model(build_model(config, compile=False), config, jit_compile=jit)
+    timer = StepTimes()
+    model.fit(dataset, steps_per_epoch=2 + steps, epochs=1, verbose=0, callbacks=[timer])
+    return batch_size / statistics.median(timer.times[2:])
 
 
 def pipeline_rate(dataset, batch_size: int, steps: int, repeats: int) -> float:
@@ -83,14 +97,15 @@ def synthetic_dataset(config, batch_size: int):
     import numpy as np
     import tensorflow as tf
 
+    from cunet.data import chunk_samples
+
     rng = np.random.default_rng(0)
-    shape = (batch_size, config.patch.freq_bins, config.patch.frames, 1)
-    magnitude = rng.random(shape, dtype=np.float32)
-    target = magnitude * 0.5
+    mixture = rng.standard_normal((batch_size, chunk_samples(config)), dtype=np.float32)
+    target = mixture * 0.5
     if config.conditioned:
         condition = np.eye(len(config.instruments), dtype=np.float32)[rng.integers(0, len(config.instruments), batch_size)]
-        return tf.data.Dataset.from_tensors(((magnitude, condition), target)).repeat()
-    return tf.data.Dataset.from_tensors((magnitude, target)).repeat()
+        return tf.data.Dataset.from_tensors(((mixture, condition), target)).repeat()
+    return tf.data.Dataset.from_tensors((mixture, target)).repeat()
 
 
 def main(argv=None) -> int:
@@ -100,12 +115,12 @@ def main(argv=None) -> int:
     parser.add_argument("--paper", action="store_true", help="add all five paper configs")
     parser.add_argument("--data", default=None, metavar="CACHE_DIR",
                         help="a `cunet prepare` cache for the real-pipeline rows")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=6, help="training steps per timing")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64, help="the paper's batch by default")
+    parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
+    parser.add_argument("--repeats", type=int, default=3, help="timings of the peak and the pipeline")
     parser.add_argument("--jit", action="store_true", help="also time XLA-compiled training")
-    parser.add_argument("--jit-repeats", type=int, default=1,
-                        help="timings per XLA row (XLA convolutions are slow on CPU)")
+    parser.add_argument("--jit-steps", type=int, default=3,
+                        help="timed steps per XLA row (XLA convolutions are slow on CPU)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
@@ -145,8 +160,7 @@ def main(argv=None) -> int:
             sources.append(("pipeline", training_dataset(config, args.data, batch_size=args.batch_size)))
         for source, dataset in sources:
             for jit in ([False, True] if args.jit else [False]):
-                repeats = args.jit_repeats if jit else args.repeats
-                rate = training_rate(config, dataset, args.batch_size, args.steps, repeats, jit)
+                rate = training_rate(config, dataset, args.batch_size, args.jit_steps if jit else args.steps, jit)
                 gflops = rate * train_flops / 1e9
                 feed = ""
                 if source == "pipeline" and not jit:

@@ -17,9 +17,10 @@ def initial_validation_loss(config, cache_dir):
 
     from cunet.data import validation_dataset
     from cunet.models import build_model
+    from cunet.training_step import waveform_model
 
     keras.utils.set_random_seed(config.training.seed)
-    model = build_model(config)
+    model = waveform_model(build_model(config, compile=False), config)
     data = validation_dataset(config, cache_dir)
     if config.training.validation_steps:
         data = data.take(config.training.validation_steps)
@@ -59,24 +60,24 @@ def test_tiny_config_learns_and_run_dir_describes_itself(tmp_path, cache_dir, ti
     assert best_config.model == tiny.model and best_config.training == config.training
     # best.keras is the epoch of the lowest validation loss: re-evaluating it gives that loss
     from cunet.data import validation_dataset
-    from cunet.models import compile_model
+    from cunet.training_step import waveform_model
 
-    compile_model(best, best_config)
     data = validation_dataset(best_config, cache_dir).take(best_config.training.validation_steps)
-    assert float(best.evaluate(data, verbose=0)) == pytest.approx(min(val), rel=1e-4)
+    loss = waveform_model(best, best_config).evaluate(data, verbose=0)
+    assert float(loss) == pytest.approx(min(val), rel=1e-4)
     if int(np.argmin(val)) == len(val) - 1:
         for a, b in zip(best.get_weights(), last.get_weights()):
             np.testing.assert_array_equal(a, b)
 
-    # the shipped form: same weights and config, no optimizer state
-    from cunet.training import export_model
+    # checkpoints hold the model alone (the optimizer state lives in resume/): ready to ship
+    import io
+    import zipfile
 
-    exported = export_model(run / "best.keras", tmp_path / "exported.keras")
-    small, small_config = load_model(exported)
-    assert small_config == best_config
-    for a, b in zip(small.get_weights(), best.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    assert exported.stat().st_size < 0.6 * (run / "best.keras").stat().st_size
+    import h5py
+
+    with zipfile.ZipFile(run / "best.keras") as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")))
+        assert "layers" in weights and "optimizer" not in weights
 
     assert main(["info", "--model", str(run / "best.keras")]) == 0
     assert "parameters, total" in capsys.readouterr().out

@@ -57,8 +57,8 @@ def test_killed_run_resumes_from_last_finished_epoch(tmp_path, cache_dir, capsys
     config = load_config(run / "config.yaml")
     assert config.training.epochs == EPOCHS and config.training.steps_per_epoch == STEPS
     assert read_resume_state(run) == state
-    model = training_model(config, run, state)
-    assert int(model.optimizer.iterations.numpy()) == epoch * STEPS
+    model, trainer = training_model(config, run, state)
+    assert int(trainer.optimizer.iterations.numpy()) == epoch * STEPS
     saved = h5_arrays(run / "resume" / state["weights"])
     for weight in model.weights:
         value = keras.ops.convert_to_numpy(weight)

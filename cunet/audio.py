@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -78,10 +79,12 @@ class AudioSource:
         raise NotImplementedError
 
     def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop); safe to call from several threads (reads take turns)."""
         out = np.zeros((max(stop - start, 0), self.channels), np.float32)
         lo, hi = max(start, 0), min(stop, self.frames)
         if hi > lo:
-            out[lo - start : hi - start] = self._read(lo, hi)
+            with self.__dict__.setdefault("_read_lock", threading.Lock()):
+                out[lo - start : hi - start] = self._read(lo, hi)
         return out
 
     @property

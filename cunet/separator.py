@@ -23,13 +23,15 @@ The pipeline for a signal x (samples, channels) at rate r:
    Wiener filter, whose spatial covariances are estimated per block.
 5. Long inputs are processed in blocks of `block_seconds` of input STFT frames; each block
    reads, resamples and runs only the patches it needs (with margins), so memory is bounded
-   and the result equals the one-shot result to float precision.
+   and the result equals the one-shot result to float precision. A model thread computes
+   the masks of the next block while the current one is applied and inverted.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
@@ -252,52 +254,44 @@ class Separator:
             self._compiled = (model, lambda inputs: call(*inputs) if isinstance(inputs, list) else call(inputs))
         return self._compiled[1]
 
-    def _patch_masks(self, source, grid, p_a, p_b, conditions, cache) -> list[dict]:
-        """Masks (channels, freq_bins, frames) of patches p_a..p_b for each spec, cached by index."""
+    def _patch_masks(self, source, grid, q_a, q_b, conditions) -> list[np.ndarray]:
+        """Masks of patches q_a..q_b for each spec: (q_b - q_a + 1, channels, freq_bins, frames)."""
         import cunet.spectral as spectral
 
         a = self.config.audio
         frames, bins = self.config.patch.frames, self.config.patch.freq_bins
-        missing = [p for p in range(p_a, p_b + 1) if p not in cache[0]]
-        if missing:
-            q_a, q_b = missing[0], missing[-1]
-            pad = a.n_fft - a.hop_length
-            start = q_a * self.patch_step * a.hop_length - pad
-            n_frames = (q_b - q_a) * self.patch_step + frames
-            stop = start + (n_frames - 1) * a.hop_length + a.n_fft
-            signal = self._model_samples(source, grid, start, stop)
-            mags = np.asarray(spectral.model_magnitude(signal, a))[..., :bins]  # (C, T, F)
-            offsets = [(p - q_a) * self.patch_step for p in missing]
-            patches = np.stack([mags[:, o : o + frames] for o in offsets], axis=1)  # (C, P, T, F)
-            channels = patches.shape[0]
-            patches = patches.transpose(1, 0, 3, 2).reshape(-1, bins, frames, 1)
-            for s, condition in enumerate(conditions):
-                masks = self._run_mask_model(patches, condition)
-                masks = masks.reshape(len(missing), channels, bins, frames)
-                for k, p in enumerate(missing):
-                    cache[s][p] = masks[k]
-        for c in cache:
-            for p in [p for p in c if p < p_a]:
-                del c[p]
-        return cache
+        pad = a.n_fft - a.hop_length
+        start = q_a * self.patch_step * a.hop_length - pad
+        n_frames = (q_b - q_a) * self.patch_step + frames
+        stop = start + (n_frames - 1) * a.hop_length + a.n_fft
+        signal = self._model_samples(source, grid, start, stop)
+        mags = np.asarray(spectral.model_magnitude(signal, a))[..., :bins]  # (C, T, F)
+        offsets = [k * self.patch_step for k in range(q_b - q_a + 1)]
+        patches = np.stack([mags[:, o : o + frames] for o in offsets], axis=1)  # (C, P, T, F)
+        channels = patches.shape[0]
+        patches = patches.transpose(1, 0, 3, 2).reshape(-1, bins, frames, 1)
+        return [
+            self._run_mask_model(patches, condition).reshape(len(offsets), channels, bins, frames)
+            for condition in conditions
+        ]
 
-    def _model_mask(self, source, grid, t_a, t_b, conditions, cache) -> list[np.ndarray]:
+    def _model_mask(self, queue: "_PatchMaskQueue", grid, t_a, t_b) -> list[np.ndarray]:
         """Overlap-added masks of model frames t_a..t_b per spec: (channels, t_b - t_a + 1, F)."""
         frames, step = self.config.patch.frames, self.patch_step
         p_a = max(0, (t_a - frames) // step + 1)
         p_b = min(grid.patches - 1, t_b // step)
-        cache = self._patch_masks(source, grid, p_a, p_b, conditions, cache)
+        patch_masks = queue.get(p_a, p_b)
         length = t_b - t_a + 1
         weight_sum = np.zeros(length, np.float32)
-        masks = [np.zeros((source.channels, length, self.config.patch.freq_bins), np.float32) for _ in conditions]
+        masks = [np.zeros((queue.channels, length, self.config.patch.freq_bins), np.float32) for _ in patch_masks]
         for p in range(p_a, p_b + 1):
             lo, hi = max(p * step, t_a), min(p * step + frames, t_b + 1)
             if hi <= lo:
                 continue
             w = self.patch_weights[lo - p * step : hi - p * step]
             weight_sum[lo - t_a : hi - t_a] += w
-            for s in range(len(conditions)):
-                patch = cache[s][p][:, :, lo - p * step : hi - p * step]  # (C, F, t)
+            for s in range(len(masks)):
+                patch = patch_masks[s][p][:, :, lo - p * step : hi - p * step]  # (C, F, t)
                 masks[s][:, lo - t_a : hi - t_a] += patch.transpose(0, 2, 1) * w[None, :, None]
         assert np.all(weight_sum > 0), "overlap-add weights must cover every frame"
         return [m / weight_sum[None, :, None] for m in masks]
@@ -315,7 +309,7 @@ class Separator:
         hi = np.minimum(lo + 1, bins - 1)
         return lo, hi, (pos - lo).astype(np.float32), above
 
-    def _input_mask(self, source, grid, u0, u1, conditions, cache, fmap) -> list[np.ndarray]:
+    def _input_mask(self, queue: "_PatchMaskQueue", grid, u0, u1, fmap) -> list[np.ndarray]:
         """Masks on the input STFT grid, frames u0..u1-1: (channels, u1 - u0, n_fft_in//2 + 1)."""
         a = self.config.audio
         u = np.arange(u0, u1)
@@ -326,7 +320,7 @@ class Separator:
         t_hi = np.minimum(t_lo + 1, grid.model_frames - 1)
         t_w = (t - t_lo).astype(np.float32)[None, :, None]
         t_a, t_b = int(t_lo.min()), int(t_hi.max())
-        model_masks = self._model_mask(source, grid, t_a, t_b, conditions, cache)
+        model_masks = self._model_mask(queue, grid, t_a, t_b)
         f_lo, f_hi, f_w, above = fmap
         bins = self.config.patch.freq_bins
         top_octave = slice((bins - 1) // 2, bins)
@@ -362,10 +356,6 @@ class Separator:
         blocks covering [0, source.frames); names are the specs as written, plus "residual"
         (the mixture minus the sum of the estimates) when asked for.
         """
-        import tensorflow as tf
-
-        import cunet.spectral as spectral
-
         specs = self.parse_instruments(instruments)
         if source.frames <= 0:
             raise CunetError("the input holds 0 samples")
@@ -373,37 +363,48 @@ class Separator:
         grid = self._grid(source.frames, source.rate)
         fmap = self._frequency_map(grid)
         block = self._block_frames(grid)
+        carry = [np.zeros((source.channels, grid.n_fft_in - grid.hop_in), np.float32) for _ in specs]
+        self.last_block_count = 0
+        queue = _PatchMaskQueue(
+            lambda q_a, q_b: self._patch_masks(source, grid, q_a, q_b, conditions),
+            grid.patches, source.channels,
+        )
+        with queue:
+            for u0 in range(0, grid.frames_in, block):
+                u1 = min(u0 + block, grid.frames_in)
+                masks = self._input_mask(queue, grid, u0, u1, fmap)
+                yield self._apply_block(source, grid, u0, u1, masks, specs, carry, residual, wiener)
+
+    def _apply_block(self, source, grid, u0, u1, masks, specs, carry, residual, wiener) -> tuple[int, dict]:
+        """Input frames u0..u1-1: the input STFT times the block's `masks`, inverted and
+        overlap-added onto `carry`; returns (start, {name: (samples, channels)})."""
+        import cunet.spectral as spectral
+
         n_fft, hop = grid.n_fft_in, grid.hop_in
         pad = n_fft - hop
-        cache = [dict() for _ in specs]
-        carry = [np.zeros((source.channels, pad), np.float32) for _ in specs]
-        self.last_block_count = 0
-        for u0 in range(0, grid.frames_in, block):
-            u1 = min(u0 + block, grid.frames_in)
-            self.last_block_count += 1
-            start = u0 * hop - pad
-            x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
-            if not np.all(np.isfinite(x)):
-                raise CunetError("the input contains NaN or Inf samples")
-            spectrum = spectral.stft(np.ascontiguousarray(x.T), n_fft, hop)  # (C, U, K) tensor
-            masks = self._input_mask(source, grid, u0, u1, conditions, cache, fmap)
-            if wiener:
-                spectra = self._wiener(np.asarray(spectrum), masks)
-            else:
-                spectra = [spectrum * tf.complex(m, tf.zeros_like(m)) for m in masks]
-            last = u1 == grid.frames_in
-            emit_lo = max(start, 0)
-            emit_hi = grid.n if last else u1 * hop - pad
-            outputs = {}
-            for s, spec in enumerate(specs):
-                y = np.array(spectral.istft(spectra[s], n_fft, hop))  # (C, (U - 1) * hop + n_fft)
-                y[:, :pad] += carry[s]
-                carry[s] = y[:, (u1 - u0) * hop :].copy()
-                outputs[spec.text] = y[:, emit_lo - start : emit_hi - start].T
-            if residual:
-                mixture = x[emit_lo - start : emit_hi - start]
-                outputs[RESIDUAL] = mixture - sum(outputs[s.text] for s in specs)
-            yield emit_lo, outputs
+        self.last_block_count += 1
+        start = u0 * hop - pad
+        x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
+        if not np.all(np.isfinite(x)):
+            raise CunetError("the input contains NaN or Inf samples")
+        spectrum = np.asarray(spectral.stft(np.ascontiguousarray(x.T), n_fft, hop))  # (C, U, K)
+        if wiener:
+            spectra = self._wiener(spectrum, masks)
+        else:
+            spectra = [spectrum * m for m in masks]
+        last = u1 == grid.frames_in
+        emit_lo = max(start, 0)
+        emit_hi = grid.n if last else u1 * hop - pad
+        outputs = {}
+        for s, spec in enumerate(specs):
+            y = np.array(spectral.istft(spectra[s], n_fft, hop))  # (C, (U - 1) * hop + n_fft)
+            y[:, :pad] += carry[s]
+            carry[s] = y[:, (u1 - u0) * hop :].copy()
+            outputs[spec.text] = y[:, emit_lo - start : emit_hi - start].T
+        if residual:
+            mixture = x[emit_lo - start : emit_hi - start]
+            outputs[RESIDUAL] = mixture - sum(outputs[s.text] for s in specs)
+        return emit_lo, outputs
 
     def _wiener(self, spectrum: np.ndarray, masks: list) -> list:
         """Wiener post-filter of one block: the requested estimates plus the rest of the mixture
@@ -449,3 +450,50 @@ class Separator:
         if np.ndim(audio) == 1:
             out = {name: y[:, 0] for name, y in out.items()}
         return out
+
+
+class _PatchMaskQueue:
+    """The masks of one signal's patches, computed ahead by a pool of model threads.
+
+    Patches are computed in jobs of `job` consecutive patches by `compute(q_a, q_b)` (a list
+    per spec of (n, channels, freq_bins, frames) arrays), up to `ahead` jobs beyond the last
+    patch asked for. Two concurrent model calls keep both CPU cores busy (TensorFlow's own
+    intra-op threads keep them only partly busy with these small convolutions), and the masks
+    of the next blocks are ready while the caller inverts the current one. Use as a context
+    manager: leaving it cancels what is queued and waits for the running jobs.
+    """
+
+    def __init__(self, compute, patches: int, channels: int, job: int = 8, ahead: int = 3, threads: int = 2):
+        self.compute = compute
+        self.patches = patches
+        self.channels = channels
+        self.job = job
+        self.ahead = ahead
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="cunet-model")
+        self.jobs: dict = {}
+        self.submitted = 0
+
+    def get(self, p_a: int, p_b: int) -> list[dict]:
+        """Masks of patches p_a..p_b: per spec, {patch index: (channels, freq_bins, frames)}.
+        Calls must ask for non-decreasing ranges; jobs before p_a are forgotten."""
+        j_a, j_b = p_a // self.job, p_b // self.job
+        last = (self.patches - 1) // self.job
+        while self.submitted <= min(j_b + self.ahead, last):
+            q_a = self.submitted * self.job
+            self.jobs[self.submitted] = self.pool.submit(self.compute, q_a, min(q_a + self.job, self.patches) - 1)
+            self.submitted += 1
+        for j in [j for j in self.jobs if j < j_a]:
+            del self.jobs[j]
+        out = None
+        for j in range(j_a, j_b + 1):
+            masks = self.jobs[j].result()
+            out = out or [dict() for _ in masks]
+            for per_spec, m in zip(out, masks):
+                per_spec.update((j * self.job + k, m[k]) for k in range(len(m)))
+        return out
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -289,3 +289,23 @@ def test_wiener_em_uses_the_stereo_image():
         assert sdr(refined[j], reference) > sdr(soft[j], reference) + 2
     silent = expectation_maximization(np.zeros((2, 4, 5), np.complex64), np.zeros((2, 2, 4, 5), np.complex64), 2)
     assert np.all(np.isfinite(silent)) and not np.any(silent)
+
+
+def test_patch_mask_queue_computes_each_patch_once_and_ahead():
+    from cunet.separator import _PatchMaskQueue
+
+    calls = []
+
+    def compute(q_a, q_b):
+        calls.append((q_a, q_b))
+        patches = np.arange(q_a, q_b + 1, dtype=np.float32)[:, None, None, None]
+        return [np.broadcast_to(patches, (q_b - q_a + 1, 2, 3, 4)), -np.broadcast_to(patches, (q_b - q_a + 1, 2, 3, 4))]
+
+    with _PatchMaskQueue(compute, patches=30, channels=2, job=4, ahead=2) as queue:
+        first = queue.get(0, 5)
+        assert queue.submitted == 4  # jobs 0-1 asked for, 2 more queued ahead
+        assert sorted(first[0]) == list(range(8)) and first[0][5].shape == (2, 3, 4)
+        assert first[0][5][0, 0, 0] == 5 and first[1][5][0, 0, 0] == -5
+        later = queue.get(5, 29)
+        assert sorted(later[1]) == list(range(4, 30)) and later[0][29][1, 2, 3] == 29
+    assert sorted(calls) == [(q, min(q + 3, 29)) for q in range(0, 30, 4)]  # each job once

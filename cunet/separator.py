@@ -23,8 +23,8 @@ The pipeline for a signal x (samples, channels) at rate r:
    Wiener filter, whose spatial covariances are estimated per block.
 5. Long inputs are processed in blocks of `block_seconds` of input STFT frames; each block
    reads, resamples and runs only the patches it needs (with margins), so memory is bounded
-   and the result equals the one-shot result to float precision. A model thread computes
-   the masks of the next block while the current one is applied and inverted.
+   and the result equals the one-shot result to float precision. Two model threads compute
+   patch masks ahead (`_PatchMaskQueue`) while the current block is applied and inverted.
 """
 
 from __future__ import annotations
@@ -365,6 +365,7 @@ class Separator:
         block = self._block_frames(grid)
         carry = [np.zeros((source.channels, grid.n_fft_in - grid.hop_in), np.float32) for _ in specs]
         self.last_block_count = 0
+        self._mask_function()  # traced here, once, before the model threads share it
         queue = _PatchMaskQueue(
             lambda q_a, q_b: self._patch_masks(source, grid, q_a, q_b, conditions),
             grid.patches, source.channels,

@@ -4,11 +4,15 @@ import os
 
 __version__ = "0.1.0"
 
-# TensorFlow's default CPU allocator returns large buffers to the OS after each op, so every
-# batch page-faults its tensors in again; its BFC allocator keeps and reuses them (2-4x faster
-# input pipeline, training and separation on CPU). Read at TensorFlow's first allocation;
-# set TF_CPU_ALLOCATOR_USE_BFC=false to keep TensorFlow's default.
+# CPU speed settings, unless already set (docs/BENCHMARKS.md has the measurements):
+# - TensorFlow's default CPU allocator returns large buffers to the OS after each op, so every
+#   batch page-faults its tensors in again; its BFC allocator keeps and reuses them. Read at
+#   TensorFlow's first allocation.
+# - TensorFlow enables its oneDNN kernels by default only on CPUs with AVX-512 VNNI/BF16 or
+#   AMX; on other x86 CPUs they still run these convolutions 1.3-2x faster. Read when
+#   TensorFlow is imported, so `import cunet` first.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def __getattr__(name):

@@ -24,6 +24,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
 
 
 def median_time(fn, repeats: int) -> float:

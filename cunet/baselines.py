@@ -44,9 +44,7 @@ def ideal_ratio_mask_estimates(
     |S_j|^p / sum_k |S_k|^p (p = `power`; 1 is SiSEC's IRM1), applied to the mixture STFT and
     inverted with the shared `cunet.spectral.istft`.
     """
-    import tensorflow as tf
-
-    from cunet.spectral import istft, stft
+    from cunet.spectral import istft, stft_numpy
 
     mixture = np.asarray(mixture, np.float32)
     missing = [t for t in targets if t not in sources]
@@ -62,15 +60,15 @@ def ideal_ratio_mask_estimates(
     def spectrum(signal):
         x = np.zeros((channels, padded_length), np.float32)
         x[:, pad : pad + samples] = np.asarray(signal, np.float32).T
-        return stft(x, n_fft, hop)
+        return stft_numpy(x, n_fft, hop)
 
     eps = np.finfo(np.float32).tiny
     mix_spec = spectrum(mixture)
-    magnitudes = {name: tf.abs(spectrum(s)) ** power for name, s in sources.items()}
-    denominator = tf.add_n(list(magnitudes.values())) + eps
+    magnitudes = {name: np.abs(spectrum(s)) ** power for name, s in sources.items()}
+    denominator = sum(magnitudes.values()) + eps
     estimates = {}
     for name in targets:
         mask = magnitudes[name] / denominator
-        signal = istft(mix_spec * tf.cast(mask, tf.complex64), n_fft, hop).numpy()
+        signal = istft(mix_spec * mask, n_fft, hop)
         estimates[name] = np.ascontiguousarray(signal[:, pad : pad + samples].T, np.float32)
     return estimates

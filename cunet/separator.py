@@ -388,7 +388,7 @@ class Separator:
         x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
         if not np.all(np.isfinite(x)):
             raise CunetError("the input contains NaN or Inf samples")
-        spectrum = np.asarray(spectral.stft(np.ascontiguousarray(x.T), n_fft, hop))  # (C, U, K)
+        spectrum = spectral.stft_numpy(x.T, n_fft, hop)  # (C, U, K)
         if wiener:
             spectra = self._wiener(spectrum, masks)
         else:
@@ -398,7 +398,7 @@ class Separator:
         emit_hi = grid.n if last else u1 * hop - pad
         outputs = {}
         for s, spec in enumerate(specs):
-            y = np.array(spectral.istft(spectra[s], n_fft, hop))  # (C, (U - 1) * hop + n_fft)
+            y = spectral.istft(spectra[s], n_fft, hop)  # (C, (U - 1) * hop + n_fft)
             y[:, :pad] += carry[s]
             carry[s] = y[:, (u1 - u0) * hop :].copy()
             outputs[spec.text] = y[:, emit_lo - start : emit_hi - start].T

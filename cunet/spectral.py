@@ -1,8 +1,11 @@
 """The spectral front end shared by training, separation and evaluation.
 
 Every magnitude a model sees or produces goes through `model_magnitude`, so the three jobs
-can never disagree. All functions are TensorFlow ops: they run inside `tf.data` graphs and
-eagerly on NumPy input alike.
+can never disagree. `stft`, `model_magnitude` and the patch layout are TensorFlow ops: they
+run on-graph in the training step and eagerly on NumPy input alike. The full-band path of
+separation works on the host with `stft_numpy` (the same transform, equal to `stft` to float
+precision) and `istft` (NumPy), so that it never waits on TensorFlow's thread pool while
+model threads keep it busy.
 
 Conventions (for `AudioConfig` a): periodic Hann window of `a.n_fft` samples, hop
 `a.hop_length`, no centering (frame t covers samples [t*hop, t*hop + n_fft)), the first
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import scipy.fft
 import tensorflow as tf
 
 from cunet.config import AudioConfig
@@ -54,20 +59,46 @@ def stft(signal, n_fft: int, hop_length: int):
     )
 
 
-def istft(spectrum, n_fft: int, hop_length: int):
-    """Inverse of `stft` by weighted overlap-add.
+def stft_numpy(signal, n_fft: int, hop_length: int) -> np.ndarray:
+    """`stft` computed with NumPy/SciPy: signal (..., samples) -> (..., frames, n_fft // 2 + 1)
+    complex64, equal to `stft` to float precision."""
+    x = np.asarray(signal, np.float32)
+    if x.shape[-1] < n_fft:
+        return np.zeros(x.shape[:-1] + (0, n_fft // 2 + 1), np.complex64)
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[..., ::hop_length, :]
+    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1).astype(np.complex64, copy=False)
+
+
+def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
+    """Inverse of `stft` by weighted overlap-add (NumPy/SciPy).
 
     spectrum (..., frames, n_fft // 2 + 1) -> (..., (frames - 1) * hop + n_fft) float32.
     Exact where at least n_fft / hop frames overlap, i.e. everywhere but the first and last
-    n_fft - hop samples; callers pad their signal by that much on both sides.
+    n_fft - hop samples; callers pad their signal by that much on both sides. The synthesis
+    window is the Hann window divided by the overlap-added squared window (TensorFlow's
+    `inverse_stft_window_fn`).
     """
-    return tf.signal.inverse_stft(
-        tf.convert_to_tensor(spectrum, tf.complex64),
-        frame_length=n_fft,
-        frame_step=hop_length,
-        fft_length=n_fft,
-        window_fn=tf.signal.inverse_stft_window_fn(hop_length, tf.signal.hann_window),
-    )
+    spectrum = np.asarray(spectrum, np.complex64)
+    frames = scipy.fft.irfft(spectrum, n=n_fft, axis=-1).astype(np.float32, copy=False)
+    count = frames.shape[-2]
+    segments = -(-n_fft // hop_length)
+    window = _hann(n_fft)
+    squares = np.zeros(segments * hop_length, np.float32)
+    squares[:n_fft] = window**2
+    frames = frames * (window / np.tile(squares.reshape(segments, hop_length).sum(0), segments)[:n_fft])
+    lead = frames.shape[:-2]
+    if segments * hop_length != n_fft:
+        frames = np.concatenate([frames, np.zeros(lead + (count, segments * hop_length - n_fft), np.float32)], -1)
+    frames = frames.reshape(lead + (count, segments, hop_length))
+    out = np.zeros(lead + (count + segments - 1, hop_length), np.float32)
+    for r in range(segments):
+        out[..., r : r + count, :] += frames[..., r, :]
+    return out.reshape(lead + (-1,))[..., : max(0, (count - 1) * hop_length + n_fft)]
+
+
+def _hann(n: int) -> np.ndarray:
+    """The periodic Hann window of `tf.signal.hann_window`, float32."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
 
 
 def model_magnitude(signal, audio: AudioConfig):

@@ -105,7 +105,7 @@ class Separator:
         config: Config,
         overlap: float = 0.25,
         batch_size: int = 16,
-        block_seconds: float = 20.0,
+        block_seconds: float = 10.0,
         wiener_iterations: int = 1,
     ):
         import keras
@@ -309,8 +309,10 @@ class Separator:
         hi = np.minimum(lo + 1, bins - 1)
         return lo, hi, (pos - lo).astype(np.float32), above
 
-    def _input_mask(self, queue: "_PatchMaskQueue", grid, u0, u1, fmap) -> list[np.ndarray]:
-        """Masks on the input STFT grid, frames u0..u1-1: (channels, u1 - u0, n_fft_in//2 + 1)."""
+    def _input_mask(self, queue: "_PatchMaskQueue", grid, u0, u1, fmap) -> list[tuple]:
+        """Masks on the input STFT grid, frames u0..u1-1, per spec as (band, extension): band
+        (channels, u1 - u0, B) for the first B input bins (those within the model's band),
+        extension (channels, u1 - u0, 1) for every bin above (see `_full_mask`)."""
         a = self.config.audio
         u = np.arange(u0, u1)
         centers = (u * grid.hop_in - (grid.n_fft_in - grid.hop_in) + grid.n_fft_in / 2) / grid.rate
@@ -329,11 +331,25 @@ class Separator:
         f_lo, f_hi, f_w = f_lo[:inside], f_hi[:inside], f_w[:inside]
         for m in model_masks:
             m = m[:, t_lo - t_a] * (1 - t_w) + m[:, t_hi - t_a] * t_w  # (C, U, F)
-            full = np.empty(m.shape[:2] + (len(above),), np.float32)
-            full[:, :, :inside] = m[:, :, f_lo] * (1 - f_w) + m[:, :, f_hi] * f_w
-            full[:, :, inside:] = m[:, :, top_octave].mean(axis=-1, keepdims=True)
-            out.append(full)
+            band = m[:, :, f_lo] * (1 - f_w) + m[:, :, f_hi] * f_w
+            out.append((band, m[:, :, top_octave].mean(axis=-1, keepdims=True)))
         return out
+
+    @staticmethod
+    def _apply_mask(spectrum: np.ndarray, mask: tuple) -> np.ndarray:
+        """spectrum (C, U, K) times an `_input_mask` mask, without building the (C, U, K) mask."""
+        band, extension = mask
+        inside = band.shape[-1]
+        out = np.empty_like(spectrum)
+        np.multiply(spectrum[..., :inside], band, out=out[..., :inside])
+        np.multiply(spectrum[..., inside:], extension, out=out[..., inside:])
+        return out
+
+    @staticmethod
+    def _full_mask(mask: tuple, bins: int) -> np.ndarray:
+        """An `_input_mask` mask as one (C, U, bins) array."""
+        band, extension = mask
+        return np.concatenate([band, np.broadcast_to(extension, band.shape[:2] + (bins - band.shape[-1],))], -1)
 
     # ----------------------------------------------------------------- separation
     def block_count(self, n: int, rate: int) -> int:
@@ -390,9 +406,9 @@ class Separator:
             raise CunetError("the input contains NaN or Inf samples")
         spectrum = spectral.stft_numpy(x.T, n_fft, hop)  # (C, U, K)
         if wiener:
-            spectra = self._wiener(spectrum, masks)
+            spectra = self._wiener(spectrum, [self._full_mask(m, spectrum.shape[-1]) for m in masks])
         else:
-            spectra = [spectrum * m for m in masks]
+            spectra = [self._apply_mask(spectrum, m) for m in masks]
         last = u1 == grid.frames_in
         emit_lo = max(start, 0)
         emit_hi = grid.n if last else u1 * hop - pad

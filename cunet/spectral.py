@@ -66,7 +66,7 @@ def stft_numpy(signal, n_fft: int, hop_length: int) -> np.ndarray:
     if x.shape[-1] < n_fft:
         return np.zeros(x.shape[:-1] + (0, n_fft // 2 + 1), np.complex64)
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[..., ::hop_length, :]
-    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1).astype(np.complex64, copy=False)
+    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1, workers=-1).astype(np.complex64, copy=False)
 
 
 def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
@@ -79,13 +79,13 @@ def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
     `inverse_stft_window_fn`).
     """
     spectrum = np.asarray(spectrum, np.complex64)
-    frames = scipy.fft.irfft(spectrum, n=n_fft, axis=-1).astype(np.float32, copy=False)
+    frames = scipy.fft.irfft(spectrum, n=n_fft, axis=-1, workers=-1).astype(np.float32, copy=False)
     count = frames.shape[-2]
     segments = -(-n_fft // hop_length)
     window = _hann(n_fft)
     squares = np.zeros(segments * hop_length, np.float32)
     squares[:n_fft] = window**2
-    frames = frames * (window / np.tile(squares.reshape(segments, hop_length).sum(0), segments)[:n_fft])
+    frames *= window / np.tile(squares.reshape(segments, hop_length).sum(0), segments)[:n_fft]
     lead = frames.shape[:-2]
     if segments * hop_length != n_fft:
         frames = np.concatenate([frames, np.zeros(lead + (count, segments * hop_length - n_fft), np.float32)], -1)

@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
     parser.add_argument("--audio-backend", default="auto", choices=("auto", "soundfile", "tfio"),
                         help="decoder for the inputs: soundfile/ffmpeg or tensorflow-io (cunet[tfio]; default auto)")
-    parser.add_argument("--block-seconds", type=float, default=20.0, help="seconds per processing block (bounds memory)")
+    parser.add_argument("--block-seconds", type=float, default=10.0, help="seconds per processing block (bounds memory)")
 
 
 def collect_inputs(inputs, out_dir=None) -> list:

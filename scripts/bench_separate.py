@@ -95,7 +95,7 @@ def peak_rss_mb(model: Path, song: Path, out_dir: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--long-minutes", type=float, default=60.0)
     parser.add_argument("--overlap", type=float, default=0.25)
     args = parser.parse_args()

@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 #   batch page-faults its tensors in again; its BFC allocator keeps and reuses them. Read at
 #   TensorFlow's first allocation.
 # - TensorFlow enables its oneDNN kernels by default only on CPUs with AVX-512 VNNI/BF16 or
-#   AMX; on other x86 CPUs they still run these convolutions 1.3-2x faster. Read when
+#   AMX; on other x86 CPUs they still run these convolutions faster. Read when
 #   TensorFlow is imported, so `import cunet` first.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -56,13 +56,13 @@ class PatchLoss(keras.losses.Loss):
         return self.loss_fn(self.front_end(y_true), y_pred)
 
 
-def waveform_model(model: keras.Model, config: Config, compile: bool = True, **compile_kwargs) -> keras.Model:
+def waveform_model(model: keras.Model, config: Config, **compile_kwargs) -> keras.Model:
     """`model` (on magnitude patches) behind the front end, for `fit` on `cunet.data` batches.
 
     Inputs "mixture" (batch, samples) and, for a C-U-Net, "condition" (batch, instruments);
-    output the model's estimate patch. The weights are `model`'s own. With `compile`, it is
-    compiled with the config's optimizer and its loss against the target waveforms
-    (`PatchLoss`); `compile_kwargs` go to `compile` (e.g. `jit_compile`).
+    output the model's estimate patch. The weights are `model`'s own. It comes compiled with
+    the config's optimizer and its loss against the target waveforms (`PatchLoss`);
+    `compile_kwargs` go to `compile` (e.g. `jit_compile`).
     """
     samples = spectral.patch_samples(config.audio, config.patch.frames)
     mixture = keras.Input((samples,), name="mixture")
@@ -73,8 +73,7 @@ def waveform_model(model: keras.Model, config: Config, compile: bool = True, **c
     else:
         inputs, estimate = mixture, model(magnitude)
     trainer = keras.Model(inputs, estimate, name=f"{model.name}_on_waveforms")
-    if compile:
-        loss = PatchLoss(config.training.loss, config.audio, config.patch.freq_bins)
-        compile_model(trainer, config, loss=loss, **compile_kwargs)
+    loss = PatchLoss(config.training.loss, config.audio, config.patch.freq_bins)
+    compile_model(trainer, config, loss=loss, **compile_kwargs)
     return trainer
 

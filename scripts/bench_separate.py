@@ -139,7 +139,7 @@ def main() -> None:
         ("instrument", f"vocals, overlap {args.overlap}, {patches} patches ({patches / seconds:.2f} per s of audio)"),
         ("wall time, median of runs", f"{wall:.2f} s  (runs: {', '.join(f'{w:.2f}' for w in walls)})"),
         ("real-time factor, end to end", f"{rtf:.1f}x"),
-        ("process CPU time (2 cores)", f"{cpu_time:.2f} s ({cpu_time / wall:.2f} cores busy)"),
+        (f"process CPU time ({os.cpu_count()} cores)", f"{cpu_time:.2f} s ({cpu_time / wall:.2f} cores busy)"),
         ("model calls, summed over 2 threads / share", f"{model_time:.2f} s / {share:.0%} of 2 x wall"),
         ("patches per s of wall time", f"{patches / wall:.1f}"),
         (f"{args.long_minutes:.0f}-min input: peak RSS", f"{rss:.0f} MB (child process, incl. TF import)"),

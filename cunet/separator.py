@@ -251,7 +251,15 @@ class Separator:
             def call(*inputs):
                 return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
 
-            self._compiled = (model, lambda inputs: call(*inputs) if isinstance(inputs, list) else call(inputs))
+            # the concrete graph, called directly: several Separators (e.g. four dedicated
+            # U-Nets in `cunet evaluate`) then do not trip tf.function's retracing warning
+            graph = call.get_concrete_function()
+
+            def run(inputs):
+                inputs = inputs if isinstance(inputs, list) else [inputs]
+                return graph(*[tf.convert_to_tensor(x, tf.float32) for x in inputs])
+
+            self._compiled = (model, run)
         return self._compiled[1]
 
     def _patch_masks(self, source, grid, q_a, q_b, conditions) -> list[np.ndarray]:

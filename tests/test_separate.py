@@ -309,3 +309,15 @@ def test_patch_mask_queue_computes_each_patch_once_and_ahead():
         later = queue.get(5, 29)
         assert sorted(later[1]) == list(range(4, 30)) and later[0][29][1, 2, 3] == 29
     assert sorted(calls) == [(q, min(q + 3, 29)) for q in range(0, 30, 4)]  # each job once
+
+
+def test_many_separators_run_without_retracing_warnings(tiny, random_model, caplog):
+    x = np.random.default_rng(3).standard_normal((8192, 2)).astype(np.float32) * 0.1
+    outputs = []
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for _ in range(7):  # e.g. four dedicated U-Nets and more in one `cunet evaluate`
+            separator = Separator(random_model, tiny)
+            outputs.append(separator.separate(x, 8192, ["vocals"])["vocals"])
+            outputs.append(separator.separate(x[:5000], 8192, ["vocals"])["vocals"])  # another batch size
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    np.testing.assert_array_equal(outputs[0], outputs[-2])

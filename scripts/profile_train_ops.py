@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     mixture = rng.standard_normal((args.batch_size, chunk_samples(config)), dtype=np.float32)
     x = mixture
     if config.conditioned:
-        x = [mixture, np.eye(len(config.instruments), dtype=np.float32)[rng.integers(0, 4, args.batch_size)]]
+        n = len(config.instruments)
+        x = [mixture, np.eye(n, dtype=np.float32)[rng.integers(0, n, args.batch_size)]]
     model = waveform_model(build_model(config, compile=False), config)
     for _ in range(2):
         model.train_on_batch(x, 0.5 * mixture)

@@ -3,7 +3,7 @@
 The pipeline for a signal x (samples, channels) at rate r:
 
 1. Each channel is resampled to the model rate and turned into normalized magnitudes with the
-   shared front end (`cunet.spectral.model_magnitude`); the stereo image is kept because every
+   shared front end (`cunet.spectral.model_magnitude_numpy`); the stereo image is kept because every
    channel gets its own mask.
 2. Magnitudes are cut into `patch.frames`-frame patches overlapping by `overlap` (25 % by
    default) on a grid fixed to the start of the signal; the model's sigmoid mask (layer
@@ -24,13 +24,15 @@ The pipeline for a signal x (samples, channels) at rate r:
 5. Long inputs are processed in blocks of `block_seconds` of input STFT frames; each block
    reads, resamples and runs only the patches it needs (with margins), so memory is bounded
    and the result equals the one-shot result to float precision. Two model threads compute
-   patch masks ahead (`_PatchMaskQueue`) while the current block is applied and inverted.
+   patch masks ahead (`_PatchMaskQueue`) while `spectral_threads` threads apply and invert
+   the next blocks (`_masked_block`); the blocks are then stitched in order (`_stitch`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from cunet.audio import ArraySource, AudioSource, check_audio_array, resample
 from cunet.config import Config
 from cunet.errors import CunetError
 from cunet.instruments import InstrumentSpec, parse_spec
+from cunet.mask_head import split_mask_model
 from cunet.spectral import input_stft_settings
 
 RESIDUAL = "residual"
@@ -92,6 +95,7 @@ class Separator:
         block_seconds: input processed per block; bounds memory for long files.
         wiener_iterations: EM steps of the multichannel Wiener filter (`wiener=True`); 0 keeps
             the plain power-ratio ("soft mask") filter.
+        spectral_threads: blocks whose full-band STFT, mask and inverse STFT run at once.
 
     Example:
         >>> sep = Separator.load()                        # the embedded model
@@ -107,6 +111,7 @@ class Separator:
         batch_size: int = 16,
         block_seconds: float = 10.0,
         wiener_iterations: int = 1,
+        spectral_threads: int = 2,
     ):
         import keras
 
@@ -122,7 +127,8 @@ class Separator:
         self.batch_size = int(batch_size)
         self.block_seconds = float(block_seconds)
         self.wiener_iterations = int(wiener_iterations)
-        self.mask_model = keras.Model(model.inputs, model.get_layer(MASK_LAYER).output)
+        self.spectral_threads = max(1, int(spectral_threads))
+        self.mask_model = keras.Model(model.input, model.get_layer(MASK_LAYER).output)
         frames = config.patch.frames
         self.overlap_frames = min(int(round(overlap * frames)), frames - 1)
         self.patch_step = frames - self.overlap_frames
@@ -233,7 +239,8 @@ class Separator:
         return np.concatenate(out, axis=0)
 
     def _mask_function(self):
-        """`mask_model` in inference mode, traced once as a graph (any batch size)."""
+        """`mask_model` in inference mode, traced once as a graph (any batch size), its mask
+        block in the faster folded form of `cunet.mask_head` when the model has one."""
         if self._compiled is None or self._compiled[0] is not self.mask_model:
             import keras
             import tensorflow as tf
@@ -247,9 +254,16 @@ class Separator:
             if self.config.conditioned:
                 signature.append(tf.TensorSpec((None, len(self.config.instruments)), tf.float32))
 
+            split = split_mask_model(model, self.config)
+            if split is None:
+                forward = lambda x: model(x, training=False)  # noqa: E731
+            else:
+                body, head = split
+                forward = lambda x: head(body(x, training=False))  # noqa: E731
+
             @tf.function(input_signature=signature)
             def call(*inputs):
-                return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+                return forward(list(inputs) if len(inputs) > 1 else inputs[0])
 
             # the concrete graph, called directly: several Separators (e.g. four dedicated
             # U-Nets in `cunet evaluate`) then do not trip tf.function's retracing warning
@@ -273,7 +287,7 @@ class Separator:
         n_frames = (q_b - q_a) * self.patch_step + frames
         stop = start + (n_frames - 1) * a.hop_length + a.n_fft
         signal = self._model_samples(source, grid, start, stop)
-        mags = np.asarray(spectral.model_magnitude(signal, a))[..., :bins]  # (C, T, F)
+        mags = spectral.model_magnitude_numpy(signal, a)[..., :bins]  # (C, T, F)
         offsets = [k * self.patch_step for k in range(q_b - q_a + 1)]
         patches = np.stack([mags[:, o : o + frames] for o in offsets], axis=1)  # (C, P, T, F)
         channels = patches.shape[0]
@@ -394,20 +408,29 @@ class Separator:
             lambda q_a, q_b: self._patch_masks(source, grid, q_a, q_b, conditions),
             grid.patches, source.channels,
         )
-        with queue:
-            for u0 in range(0, grid.frames_in, block):
-                u1 = min(u0 + block, grid.frames_in)
-                masks = self._input_mask(queue, grid, u0, u1, fmap)
-                yield self._apply_block(source, grid, u0, u1, masks, specs, carry, residual, wiener)
+        pending = deque()
+        with queue, ThreadPoolExecutor(self.spectral_threads, thread_name_prefix="cunet-spectral") as pool:
+            try:
+                for u0 in range(0, grid.frames_in, block):
+                    u1 = min(u0 + block, grid.frames_in)
+                    masks = self._input_mask(queue, grid, u0, u1, fmap)
+                    pending.append(pool.submit(self._masked_block, source, grid, u0, u1, masks, wiener))
+                    if len(pending) > self.spectral_threads:
+                        yield self._stitch(grid, *pending.popleft().result(), specs, carry, residual)
+                while pending:
+                    yield self._stitch(grid, *pending.popleft().result(), specs, carry, residual)
+            finally:
+                for future in pending:
+                    future.cancel()
 
-    def _apply_block(self, source, grid, u0, u1, masks, specs, carry, residual, wiener) -> tuple[int, dict]:
-        """Input frames u0..u1-1: the input STFT times the block's `masks`, inverted and
-        overlap-added onto `carry`; returns (start, {name: (samples, channels)})."""
+    def _masked_block(self, source, grid, u0, u1, masks, wiener) -> tuple:
+        """Input frames u0..u1-1: the input STFT times the block's `masks`, inverted.
+        Returns (u0, u1, x, [(channels, (u1 - u0 - 1) * hop + n_fft) per spec]) where x is
+        the block's input (samples, channels); blocks are independent until `_stitch`."""
         import cunet.spectral as spectral
 
         n_fft, hop = grid.n_fft_in, grid.hop_in
         pad = n_fft - hop
-        self.last_block_count += 1
         start = u0 * hop - pad
         x = source.read(start, (u1 - 1) * hop - pad + n_fft)  # (samples, C)
         if not np.all(np.isfinite(x)):
@@ -417,12 +440,19 @@ class Separator:
             spectra = self._wiener(spectrum, [self._full_mask(m, spectrum.shape[-1]) for m in masks])
         else:
             spectra = [self._apply_mask(spectrum, m) for m in masks]
-        last = u1 == grid.frames_in
+        return u0, u1, x, [spectral.istft(z, n_fft, hop) for z in spectra]
+
+    def _stitch(self, grid, u0, u1, x, inverted, specs, carry, residual) -> tuple[int, dict]:
+        """Overlap-adds a `_masked_block` onto `carry` (the previous block's tail) and cuts
+        the finished samples: (start, {name: (samples, channels)})."""
+        hop, pad = grid.hop_in, grid.n_fft_in - grid.hop_in
+        self.last_block_count += 1
+        start = u0 * hop - pad
         emit_lo = max(start, 0)
-        emit_hi = grid.n if last else u1 * hop - pad
+        emit_hi = grid.n if u1 == grid.frames_in else u1 * hop - pad
         outputs = {}
         for s, spec in enumerate(specs):
-            y = spectral.istft(spectra[s], n_fft, hop)  # (C, (U - 1) * hop + n_fft)
+            y = inverted[s]
             y[:, :pad] += carry[s]
             carry[s] = y[:, (u1 - u0) * hop :].copy()
             outputs[spec.text] = y[:, emit_lo - start : emit_hi - start].T

@@ -1,11 +1,11 @@
 """The spectral front end shared by training, separation and evaluation.
 
-Every magnitude a model sees or produces goes through `model_magnitude`, so the three jobs
-can never disagree. `stft`, `model_magnitude` and the patch layout are TensorFlow ops: they
+Every magnitude a model sees or produces goes through `model_magnitude` (or its NumPy twin
+`model_magnitude_numpy`), so the three jobs can never disagree. `stft`, `model_magnitude` and the patch layout are TensorFlow ops: they
 run on-graph in the training step and eagerly on NumPy input alike. The full-band path of
 separation works on the host with `stft_numpy` (the same transform, equal to `stft` to float
 precision) and `istft` (NumPy), so that it never waits on TensorFlow's thread pool while
-model threads keep it busy.
+model threads keep it busy. Both run single-threaded: callers parallelize over blocks.
 
 Conventions (for `AudioConfig` a): periodic Hann window of `a.n_fft` samples, hop
 `a.hop_length`, no centering (frame t covers samples [t*hop, t*hop + n_fft)), the first
@@ -66,7 +66,7 @@ def stft_numpy(signal, n_fft: int, hop_length: int) -> np.ndarray:
     if x.shape[-1] < n_fft:
         return np.zeros(x.shape[:-1] + (0, n_fft // 2 + 1), np.complex64)
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[..., ::hop_length, :]
-    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1, workers=-1).astype(np.complex64, copy=False)
+    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1).astype(np.complex64, copy=False)
 
 
 def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
@@ -79,7 +79,7 @@ def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
     `inverse_stft_window_fn`).
     """
     spectrum = np.asarray(spectrum, np.complex64)
-    frames = scipy.fft.irfft(spectrum, n=n_fft, axis=-1, workers=-1).astype(np.float32, copy=False)
+    frames = scipy.fft.irfft(spectrum, n=n_fft, axis=-1).astype(np.float32, copy=False)
     count = frames.shape[-2]
     segments = -(-n_fft // hop_length)
     window = _hann(n_fft)
@@ -108,6 +108,12 @@ def model_magnitude(signal, audio: AudioConfig):
     """
     spectrum = stft(signal, audio.n_fft, audio.hop_length)[..., : audio.n_fft // 2]
     return tf.abs(spectrum) / magnitude_scale(audio.n_fft)
+
+
+def model_magnitude_numpy(signal, audio: AudioConfig) -> np.ndarray:
+    """`model_magnitude` computed with `stft_numpy` (equal to float precision), for the host."""
+    spectrum = stft_numpy(signal, audio.n_fft, audio.hop_length)[..., : audio.n_fft // 2]
+    return np.abs(spectrum) / np.float32(magnitude_scale(audio.n_fft))
 
 
 def to_patch(frames_by_bins, freq_bins: int):

@@ -28,3 +28,14 @@ def test_numpy_stft_equals_tensorflow_stft_and_istft_inverts_it(n_fft, hop, leng
 def test_signals_shorter_than_one_frame_have_no_frames():
     x = np.ones((2, 10), np.float32)
     assert spectral.stft_numpy(x, 16, 4).shape == tuple(spectral.stft(x, 16, 4).shape) == (2, 0, 9)
+
+
+def test_numpy_model_magnitude_equals_tensorflow_one():
+    from cunet.config import AudioConfig
+
+    audio = AudioConfig(sample_rate=8192, n_fft=1024, hop_length=256)
+    x = np.random.default_rng(1).standard_normal((2, 20_000)).astype(np.float32)
+    reference = spectral.model_magnitude(x, audio).numpy()
+    magnitude = spectral.model_magnitude_numpy(x, audio)
+    assert magnitude.shape == reference.shape == (2, 75, 512) and magnitude.dtype == np.float32
+    np.testing.assert_allclose(magnitude, reference, atol=1e-6 * reference.max())

@@ -1,0 +1,119 @@
+"""The mask block of a trained model in a faster inference form, for separation.
+
+The last decoder block (`cunet.models.decoder_block`: Conv2DTranspose stride 2 'same' ->
+BatchNorm -> sigmoid, dropout off at inference) has one output channel at the full patch
+resolution, a shape for which oneDNN's transposed convolution is slow on CPU (about 2.7x
+slower than the form below for the embedded model; docs/BENCHMARKS.md). At inference the
+BatchNorm is an affine map per channel, so it folds into the kernel and bias, and a stride-2
+transposed convolution equals a stride-1 convolution with 4 x filters outputs, one per output
+phase, followed by `depth_to_space(2)` ("sub-pixel" convolution). Training keeps the paper's
+layers; only separation uses this.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+
+class FoldedMaskHead:
+    """The mask block as BatchNorm-folded sub-pixel convolution.
+
+    Args:
+        deconv: the block's `keras.layers.Conv2DTranspose` (stride 2, 'same', no activation).
+        batchnorm: its `keras.layers.BatchNormalization` (channels last).
+
+    Call arguments:
+        x: (batch, freq / 2, frames / 2, in_channels), the block's input.
+
+    Returns:
+        mask (batch, freq, frames, filters) in [0, 1], equal to the block in inference mode.
+    """
+
+    def __init__(self, deconv, batchnorm):
+        import tensorflow as tf
+
+        kernel = np.asarray(deconv.kernel, np.float64)  # (k, k, filters, in_channels)
+        bias = np.asarray(deconv.bias, np.float64) if deconv.use_bias else 0.0
+        variance = np.asarray(batchnorm.moving_variance, np.float64)
+        scale = 1.0 / np.sqrt(variance + batchnorm.epsilon)
+        if batchnorm.scale:
+            scale = scale * np.asarray(batchnorm.gamma, np.float64)
+        shift = -np.asarray(batchnorm.moving_mean, np.float64) * scale
+        if batchnorm.center:
+            shift = shift + np.asarray(batchnorm.beta, np.float64)
+        kernel = kernel * scale[None, None, :, None]
+        self.bias = tf.constant((bias * scale + shift).astype(np.float32))
+        self.kernel, self.pads = _subpixel_kernel(kernel)
+        self.kernel = tf.constant(self.kernel.astype(np.float32))
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        (top, bottom), (left, right) = self.pads
+        x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+        y = tf.nn.depth_to_space(tf.nn.conv2d(x, self.kernel, 1, "VALID"), 2)
+        return tf.sigmoid(y + self.bias)
+
+
+def _subpixel_kernel(kernel: np.ndarray):
+    """Transposed-conv kernel (kh, kw, filters, in) with stride 2 and TensorFlow's 'same'
+    padding -> (sub-pixel kernel (th, tw, in, 4 * filters), ((top, bottom), (left, right))).
+
+    Output row o = 2m + a takes input rows m + d through tap o + before - 2(m + d) = a + before
+    - 2d, where `before` = (k - 2) // 2 is the padding the matching forward convolution puts
+    first; phase (a, b) becomes output channel (2a + b) * filters + c, as `depth_to_space` reads.
+    """
+    axes = []
+    for k in kernel.shape[:2]:
+        before = max(k - 2, 0) // 2
+        taps = {(a, d): a + before - 2 * d for a in (0, 1) for d in range(-k, k + 1)}
+        taps = {key: t for key, t in taps.items() if 0 <= t < k}
+        lo = min(d for _, d in taps)
+        hi = max(d for _, d in taps)
+        axes.append((taps, lo, hi))
+    (rows, r_lo, r_hi), (cols, c_lo, c_hi) = axes
+    filters, channels = kernel.shape[2:]
+    out = np.zeros((r_hi - r_lo + 1, c_hi - c_lo + 1, channels, 2, 2, filters))
+    for (a, d), i in rows.items():
+        for (b, e), j in cols.items():
+            out[d - r_lo, e - c_lo, :, a, b, :] = kernel[i, j].T
+    pads = ((max(0, -r_lo), max(0, r_hi)), (max(0, -c_lo), max(0, c_hi)))
+    return out.reshape(out.shape[:3] + (4 * filters,)), pads
+
+
+def split_mask_model(model, config) -> Optional[tuple]:
+    """(body, head): `body` a `keras.Model` from the model's inputs to the mask block's input,
+    `head` its `FoldedMaskHead`; None when the model does not end in the block
+    `cunet.models.decoder_block` builds (then the mask layer is used as it is)."""
+    import keras
+
+    from cunet.models import MASK_LAYER
+
+    last = config.model.n_layers - 1
+    try:
+        deconv = model.get_layer(f"decoder_{last}_deconv")
+        batchnorm = model.get_layer(f"decoder_{last}_bn")
+        mask = model.get_layer(MASK_LAYER)
+    except ValueError:
+        return None
+    conv_ok = (
+        isinstance(deconv, keras.layers.Conv2DTranspose)
+        and tuple(deconv.strides) == (2, 2)
+        and deconv.padding == "same"
+        and tuple(deconv.dilation_rate) == (1, 1)
+        and deconv.data_format == "channels_last"
+        and deconv.activation in (None, keras.activations.linear)
+    )
+    norm_ok = isinstance(batchnorm, keras.layers.BatchNormalization) and batchnorm.axis in (-1, 3)
+    feeds = mask.input
+    while feeds is not batchnorm.output:
+        producer = feeds._keras_history.operation
+        if not isinstance(producer, keras.layers.Dropout):
+            return None
+        feeds = producer.input
+    sigmoid = getattr(mask, "activation", None) is keras.activations.sigmoid
+    if not (conv_ok and norm_ok and sigmoid and batchnorm.input is deconv.output):
+        return None
+    return keras.Model(model.input, deconv.input), FoldedMaskHead(deconv, batchnorm)

@@ -1,0 +1,49 @@
+"""The folded sub-pixel mask block equals the model's last decoder block in inference mode."""
+
+import keras
+import numpy as np
+import pytest
+
+from cunet.config import load_config
+from cunet.mask_head import split_mask_model
+from cunet.models import MASK_LAYER, build_model
+
+
+def _randomized(config, seed=0):
+    """Weights scaled up so that the mask varies, and a last BatchNorm with non-trivial
+    statistics, so that folding it matters."""
+    model = build_model(config, compile=False)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.name.endswith("conv"):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel * 10, rng.normal(0, 0.1, bias.shape).astype(np.float32)])
+        if layer.name.endswith("_bn"):
+            gamma, beta, mean, var = (rng.normal(0, 1, w.shape).astype(np.float32) for w in layer.get_weights())
+            layer.set_weights([gamma, beta, mean * 0.1, np.abs(var) * 0.1 + 1e-3])
+    return model
+
+
+@pytest.mark.parametrize("kernel_size", [5, 4, 3])
+@pytest.mark.parametrize("kind", ["cunet", "unet"])
+def test_folded_head_equals_the_mask_block(kind, kernel_size):
+    config = load_config("tiny").replace(model={"type": kind, "target": "vocals" if kind == "unet" else None,
+                                                "kernel_size": kernel_size})
+    model = _randomized(config)
+    mask_model = keras.Model(model.input, model.get_layer(MASK_LAYER).output)
+    body, head = split_mask_model(mask_model, config)
+    rng = np.random.default_rng(1)
+    x = rng.random((3, config.patch.freq_bins, config.patch.frames, 1)).astype(np.float32)
+    inputs = [x, rng.random((3, len(config.instruments))).astype(np.float32)] if kind == "cunet" else x
+    reference = mask_model(inputs, training=False).numpy()
+    folded = head(body(inputs, training=False)).numpy()
+    assert folded.shape == reference.shape == x.shape
+    assert reference.std() > 0.02  # a mask that varies, not a saturated sigmoid
+    np.testing.assert_allclose(folded, reference, atol=1e-4)
+
+
+def test_models_without_the_block_keep_their_mask_layer():
+    config = load_config("tiny")
+    inputs = keras.Input((config.patch.freq_bins, config.patch.frames, 1))
+    mask = keras.layers.Activation("sigmoid", name=MASK_LAYER)(keras.layers.Conv2D(1, 3, padding="same")(inputs))
+    assert split_mask_model(keras.Model(inputs, mask), config) is None

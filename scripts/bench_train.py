@@ -11,8 +11,11 @@ includes the STFTs of its batch, as in `cunet train`.
 
     python scripts/bench_train.py --data ../runs/musdb-mini-cache
 
-The last line is `train_patches_per_s=... peak_gflops=... fraction_of_peak=...` for the
-default config (synthetic batch, no XLA).
+A "convs only" row per config times the step's convolutions alone, layer by layer
+(`convolution_seconds`): the most a training step on these kernels can reach.
+
+The last line is `train_patches_per_s=... peak_gflops=... fraction_of_peak=...
+convolutions_only_fraction_of_peak=...` for the default config (synthetic batch, no XLA).
 """
 
 from __future__ import annotations
@@ -83,6 +86,37 @@ def training_rate(config, dataset, batch_size: int, steps: int, jit: bool) -> fl
     return batch_size / statistics.median(timer.times[2:])
 
 
+def convolution_seconds(model, batch_size: int, repeats: int) -> float:
+    """Seconds per batch of the training step's convolution work alone: each Conv2D and
+    Conv2DTranspose of `model` timed in isolation (forward, kernel and bias gradients, and the
+    input gradient wherever the step needs one: not for a layer fed by a model input),
+    medians summed. With no BatchNorm, FiLM, activations or optimizer around them, this
+    bounds what a training step on these kernels can reach."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for layer in model.layers:
+        if type(layer).__name__ not in ("Conv2D", "Conv2DTranspose"):
+            continue
+        x = tf.constant(rng.standard_normal((batch_size, *layer.input.shape[1:]), dtype=np.float32))
+        upstream = tf.constant(rng.standard_normal((batch_size, *layer.output.shape[1:]), dtype=np.float32))
+        needs_input_gradient = all(layer.input is not t for t in model.inputs)
+
+        @tf.function
+        def step(x, layer=layer, upstream=upstream, needs_input_gradient=needs_input_gradient):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+            sources = [x] * needs_input_gradient + layer.trainable_weights
+            return tape.gradient(y, sources, output_gradients=upstream)
+
+        step(x)
+        total += median_time(lambda: [g.numpy() for g in step(x)], repeats)
+    return total
+
+
 def pipeline_rate(dataset, batch_size: int, steps: int, repeats: int) -> float:
     iterator = iter(dataset)
     next(iterator)
@@ -122,6 +156,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jit", action="store_true", help="also time XLA-compiled training")
     parser.add_argument("--jit-steps", type=int, default=3,
                         help="timed steps per XLA row (XLA convolutions are slow on CPU)")
+    parser.add_argument("--conv-repeats", type=int, default=5,
+                        help="timings per layer of the convolutions-alone row (0: skip it)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
@@ -150,10 +186,19 @@ def main(argv=None) -> int:
     print(header)
     print("-" * len(header))
     summary = None
+    ceiling = float("nan")
     for name in names:
         config = load_config(name)
-        flops = model_info(build_model(config, compile=False)).flops_per_patch
+        unet = build_model(config, compile=False)
+        flops = model_info(unet).flops_per_patch
         train_flops = 3 * flops
+        if args.conv_repeats:
+            rate = args.batch_size / convolution_seconds(unet, args.batch_size, args.conv_repeats)
+            gflops = rate * train_flops / 1e9
+            print(f"{config.name:<22} {'convs only':<10} {'no':<4} {flops / 1e9:>11.3f} {rate:>10.2f} "
+                  f"{gflops:>8.1f} {gflops / peak_gflops:>8.1%} {'':>10}", flush=True)
+            if name == names[0]:
+                ceiling = gflops / peak_gflops
         sources = [("synthetic", synthetic_dataset(config, args.batch_size))]
         if args.data:
             from cunet.data import training_dataset
@@ -174,7 +219,8 @@ def main(argv=None) -> int:
                 if summary is None:
                     summary = (rate, gflops / peak_gflops)
     rate, fraction = summary
-    print(f"train_patches_per_s={rate:.3f} peak_gflops={peak_gflops:.3f} fraction_of_peak={fraction:.4f}")
+    print(f"train_patches_per_s={rate:.3f} peak_gflops={peak_gflops:.3f} fraction_of_peak={fraction:.4f} "
+          f"convolutions_only_fraction_of_peak={ceiling:.4f}")
     return 0
 
 

@@ -9,8 +9,9 @@
 2. Peak resident memory (ru_maxrss of a child process) of `cunet separate` on a
    `--long-minutes` (default 60) stereo 44.1 kHz wav.
 
-Model: the embedded default model when it is installed, otherwise a freshly built
-`cunet-simple-dense` model with random weights (the same compute). Prints one table, then
+Model (--model): the embedded default model (when installed; otherwise as "paper"), "paper"
+for a freshly built `cunet-simple-dense` model with random weights (the paper model's
+compute), or a path. Prints one table, then
 `realtime_factor=<float> model_share=<float> peak_rss_mb_60min=<float>`.
 
     nice -n 10 .venv/bin/python scripts/bench_separate.py
@@ -69,18 +70,22 @@ def write_long(path: Path, base: np.ndarray, minutes: float) -> None:
             done += len(block)
 
 
-def model_file(tmp: Path) -> tuple[Path, str]:
+def model_file(tmp: Path, choice: str) -> tuple[Path, str]:
+    """`choice`: "default" (the embedded model), "paper" (cunet-simple-dense, random weights:
+    the paper model's compute) or a path to a trained model."""
     from cunet.separator import default_model_path
 
-    if default_model_path().is_file():
+    if choice == "default" and default_model_path().is_file():
         return default_model_path(), "embedded default model"
+    if choice not in ("default", "paper"):
+        return Path(choice), choice
     from cunet.config import load_config
     from cunet.modelio import save_model
     from cunet.models import build_model
 
     config = load_config("cunet-simple-dense")
     path = save_model(build_model(config, compile=False), config, tmp / "cunet-simple-dense-random.keras")
-    return path, "cunet-simple-dense, random weights (no embedded model yet)"
+    return path, "cunet-simple-dense (paper size), random weights"
 
 
 def peak_rss_mb(model: Path, song: Path, out_dir: Path) -> tuple[float, float]:
@@ -98,6 +103,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--long-minutes", type=float, default=60.0)
     parser.add_argument("--overlap", type=float, default=0.25)
+    parser.add_argument("--model", default="default",
+                        help="default (embedded), paper (paper-size model, random weights) or a .keras path")
     args = parser.parse_args()
 
     from cunet.commands.separate import separate_file
@@ -105,7 +112,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cunet-bench-") as tmp:
         tmp = Path(tmp)
-        model, model_desc = model_file(tmp)
+        model, model_desc = model_file(tmp, args.model)
         audio, origin = three_minutes()
         song = tmp / "three-minutes.wav"
         sf.write(song, audio, RATE, subtype="PCM_16")

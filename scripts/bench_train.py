@@ -105,15 +105,15 @@ def convolution_seconds(model, batch_size: int, repeats: int) -> float:
         needs_input_gradient = all(layer.input is not t for t in model.inputs)
 
         @tf.function
-        def step(x, layer=layer, upstream=upstream, needs_input_gradient=needs_input_gradient):
+        def step(x, upstream, layer=layer, needs_input_gradient=needs_input_gradient):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = layer(x)
             sources = [x] * needs_input_gradient + layer.trainable_weights
             return tape.gradient(y, sources, output_gradients=upstream)
 
-        step(x)
-        total += median_time(lambda: [g.numpy() for g in step(x)], repeats)
+        step(x, upstream)
+        total += median_time(lambda: [g.numpy() for g in step(x, upstream)], repeats)
     return total
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 
+from cunet.batchnorm import FusedBatchNorm
 from cunet.config import Config
 from cunet.layers import ControlNetwork, FiLM
 
@@ -41,7 +42,7 @@ def encoder_block(x, filters: int, index: int, config: Config, film=None):
         kernel_initializer=_initializer(config),
         name=f"{name}_conv",
     )(x)
-    x = keras.layers.BatchNormalization(momentum=m.batchnorm_momentum, name=f"{name}_bn")(x)
+    x = FusedBatchNorm(momentum=m.batchnorm_momentum, name=f"{name}_bn")(x)
     if film is not None:
         gamma, beta = film
         x = FiLM(name=f"{name}_film")([x, gamma, beta])
@@ -60,7 +61,7 @@ def decoder_block(x, filters: int, index: int, config: Config, last: bool):
         kernel_initializer=_initializer(config),
         name=f"{name}_deconv",
     )(x)
-    x = keras.layers.BatchNormalization(momentum=m.batchnorm_momentum, name=f"{name}_bn")(x)
+    x = FusedBatchNorm(momentum=m.batchnorm_momentum, name=f"{name}_bn")(x)
     if m.decoder_dropout[index]:
         x = keras.layers.Dropout(m.dropout_rate, name=f"{name}_dropout")(x)
     if last:

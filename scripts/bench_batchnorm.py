@@ -18,6 +18,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
+from bench_train import synthetic_batch  # noqa: E402  (scripts/ is on sys.path)
 
 
 def main(argv=None) -> int:
@@ -28,32 +29,25 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import keras
-    import numpy as np
 
     import cunet.models
     from cunet.config import load_config
-    from cunet.data import chunk_samples
     from cunet.training_step import waveform_model
 
     config = load_config(args.config)
-    rng = np.random.default_rng(0)
-    mixture = rng.standard_normal((args.batch_size, chunk_samples(config)), dtype=np.float32)
-    x = mixture
-    if config.conditioned:
-        n = len(config.instruments)
-        x = [mixture, np.eye(n, dtype=np.float32)[rng.integers(0, n, args.batch_size)]]
+    x, target = synthetic_batch(config, args.batch_size)
 
     models = {}
     for name, layer in (("fused", cunet.models.FusedBatchNorm), ("keras", keras.layers.BatchNormalization)):
         cunet.models.FusedBatchNorm = layer  # the class `cunet.models` builds its blocks with
         keras.utils.set_random_seed(0)
         models[name] = waveform_model(cunet.models.build_model(config, compile=False), config)
-        models[name].train_on_batch(x, 0.5 * mixture)  # traced and warmed up
+        models[name].train_on_batch(x, target)  # traced and warmed up
     times = {name: [] for name in models}
     for _ in range(args.steps):
         for name, model in models.items():
             started = time.perf_counter()
-            model.train_on_batch(x, 0.5 * mixture)
+            model.train_on_batch(x, target)
             times[name].append(time.perf_counter() - started)
 
     keras_s, fused_s = statistics.median(times["keras"]), statistics.median(times["fused"])

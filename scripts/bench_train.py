@@ -128,19 +128,25 @@ def pipeline_rate(dataset, batch_size: int, steps: int, repeats: int) -> float:
     return steps * batch_size / median_time(pull, repeats)
 
 
-def synthetic_dataset(config, batch_size: int):
+def synthetic_batch(config, batch_size: int):
+    """One seeded training batch: (inputs, target) waveform chunks, inputs with conditions
+    for a C-U-Net; the target is half the mixture."""
     import numpy as np
-    import tensorflow as tf
 
     from cunet.data import chunk_samples
 
     rng = np.random.default_rng(0)
     mixture = rng.standard_normal((batch_size, chunk_samples(config)), dtype=np.float32)
-    target = mixture * 0.5
-    if config.conditioned:
-        condition = np.eye(len(config.instruments), dtype=np.float32)[rng.integers(0, len(config.instruments), batch_size)]
-        return tf.data.Dataset.from_tensors(((mixture, condition), target)).repeat()
-    return tf.data.Dataset.from_tensors((mixture, target)).repeat()
+    if not config.conditioned:
+        return mixture, 0.5 * mixture
+    n = len(config.instruments)
+    return (mixture, np.eye(n, dtype=np.float32)[rng.integers(0, n, batch_size)]), 0.5 * mixture
+
+
+def synthetic_dataset(config, batch_size: int):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensors(synthetic_batch(config, batch_size)).repeat()
 
 
 def main(argv=None) -> int:

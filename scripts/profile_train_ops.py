@@ -19,6 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
+from bench_train import synthetic_batch  # noqa: E402  (scripts/ is on sys.path)
 
 # wrappers of the executor and of the Python call, not kernels
 NOT_KERNELS = {"Process", "one_step_on_data", "EagerExecute", "TFE_Py_ExecuteCancelable",
@@ -50,28 +51,21 @@ def main(argv=None) -> int:
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args(argv)
 
-    import numpy as np
     import tensorflow as tf
 
     from cunet.config import load_config
-    from cunet.data import chunk_samples
     from cunet.models import build_model
     from cunet.training_step import waveform_model
 
     config = load_config(args.config)
-    rng = np.random.default_rng(0)
-    mixture = rng.standard_normal((args.batch_size, chunk_samples(config)), dtype=np.float32)
-    x = mixture
-    if config.conditioned:
-        n = len(config.instruments)
-        x = [mixture, np.eye(n, dtype=np.float32)[rng.integers(0, n, args.batch_size)]]
+    x, target = synthetic_batch(config, args.batch_size)
     model = waveform_model(build_model(config, compile=False), config)
     for _ in range(2):
-        model.train_on_batch(x, 0.5 * mixture)
+        model.train_on_batch(x, target)
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         started = time.perf_counter()
-        model.train_on_batch(x, 0.5 * mixture)
+        model.train_on_batch(x, target)
         wall = time.perf_counter() - started
         tf.profiler.experimental.stop()
         seconds = op_times(Path(logdir))

@@ -90,7 +90,8 @@ def convolution_seconds(model, batch_size: int, repeats: int) -> float:
     """Seconds per batch of the training step's convolution work alone: each Conv2D and
     Conv2DTranspose of `model` timed in isolation (forward, kernel and bias gradients, and the
     input gradient wherever the step needs one: not for a layer fed by a model input),
-    medians summed. With no BatchNorm, FiLM, activations or optimizer around them, this
+    medians summed. The forward output is returned too: the gradients of a linear layer do
+    not depend on it, and TensorFlow would otherwise prune the forward pass. With no BatchNorm, FiLM, activations or optimizer around them, this
     bounds what a training step on these kernels can reach."""
     import numpy as np
     import tensorflow as tf
@@ -110,7 +111,7 @@ def convolution_seconds(model, batch_size: int, repeats: int) -> float:
                 tape.watch(x)
                 y = layer(x)
             sources = [x] * needs_input_gradient + layer.trainable_weights
-            return tape.gradient(y, sources, output_gradients=upstream)
+            return [y, *tape.gradient(y, sources, output_gradients=upstream)]
 
         step(x, upstream)
         total += median_time(lambda: [g.numpy() for g in step(x, upstream)], repeats)

@@ -2,12 +2,9 @@
 
 The last decoder block (`cunet.models.decoder_block`: Conv2DTranspose stride 2 'same' ->
 BatchNorm -> sigmoid, dropout off at inference) has one output channel at the full patch
-resolution, a shape for which oneDNN's transposed convolution is slow on CPU (about 2.7x
-slower than the form below for the embedded model; docs/BENCHMARKS.md). At inference the
-BatchNorm is an affine map per channel, so it folds into the kernel and bias, and a stride-2
-transposed convolution equals a stride-1 convolution with 4 x filters outputs, one per output
-phase, followed by `depth_to_space(2)` ("sub-pixel" convolution). Training keeps the paper's
-layers; only separation uses this.
+resolution, a shape for which oneDNN's transposed convolution is slow on CPU. At inference
+the BatchNorm is an affine map per channel, so it folds into the kernel and bias, and the
+transposed convolution runs in its sub-pixel form (`cunet.subpixel`). Separation uses this.
 """
 
 from __future__ import annotations
@@ -15,6 +12,8 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+
+from cunet.subpixel import conv_transpose_subpixel
 
 
 class FoldedMaskHead:
@@ -45,42 +44,12 @@ class FoldedMaskHead:
             shift = shift + np.asarray(batchnorm.beta, np.float64)
         kernel = kernel * scale[None, None, :, None]
         self.bias = tf.constant((bias * scale + shift).astype(np.float32))
-        self.kernel, self.pads = _subpixel_kernel(kernel)
-        self.kernel = tf.constant(self.kernel.astype(np.float32))
+        self.kernel = tf.constant(kernel.astype(np.float32))
 
     def __call__(self, x):
         import tensorflow as tf
 
-        (top, bottom), (left, right) = self.pads
-        x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
-        y = tf.nn.depth_to_space(tf.nn.conv2d(x, self.kernel, 1, "VALID"), 2)
-        return tf.sigmoid(y + self.bias)
-
-
-def _subpixel_kernel(kernel: np.ndarray):
-    """Transposed-conv kernel (kh, kw, filters, in) with stride 2 and TensorFlow's 'same'
-    padding -> (sub-pixel kernel (th, tw, in, 4 * filters), ((top, bottom), (left, right))).
-
-    Output row o = 2m + a takes input rows m + d through tap o + before - 2(m + d) = a + before
-    - 2d, where `before` = (k - 2) // 2 is the padding the matching forward convolution puts
-    first; phase (a, b) becomes output channel (2a + b) * filters + c, as `depth_to_space` reads.
-    """
-    axes = []
-    for k in kernel.shape[:2]:
-        before = max(k - 2, 0) // 2
-        taps = {(a, d): a + before - 2 * d for a in (0, 1) for d in range(-k, k + 1)}
-        taps = {key: t for key, t in taps.items() if 0 <= t < k}
-        lo = min(d for _, d in taps)
-        hi = max(d for _, d in taps)
-        axes.append((taps, lo, hi))
-    (rows, r_lo, r_hi), (cols, c_lo, c_hi) = axes
-    filters, channels = kernel.shape[2:]
-    out = np.zeros((r_hi - r_lo + 1, c_hi - c_lo + 1, channels, 2, 2, filters))
-    for (a, d), i in rows.items():
-        for (b, e), j in cols.items():
-            out[d - r_lo, e - c_lo, :, a, b, :] = kernel[i, j].T
-    pads = ((max(0, -r_lo), max(0, r_hi)), (max(0, -c_lo), max(0, c_hi)))
-    return out.reshape(out.shape[:3] + (4 * filters,)), pads
+        return tf.sigmoid(conv_transpose_subpixel(x, self.kernel) + self.bias)
 
 
 def split_mask_model(model, config) -> Optional[tuple]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
 from cunet.models import CONTROL_LAYER
@@ -55,14 +56,13 @@ def _control_flops(control, n_conditions: int) -> int:
 def _flops(model) -> int:
     total = 0
     for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "Conv2D":
+        if isinstance(layer, keras.layers.Conv2D):
             total += _conv_flops(layer.kernel.shape, layer.filters, layer.output.shape[1:-1])
-        elif kind == "Conv2DTranspose":
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
             # every input position scatters a kernel-sized, `filters`-deep update
             k = layer.kernel.shape
             total += int(2 * k[0] * k[1] * k[3] * layer.filters * np.prod(layer.input.shape[1:-1]))
-        elif kind == "ControlNetwork":
+        elif type(layer).__name__ == "ControlNetwork":
             total += _control_flops(layer, layer.input.shape[-1])
     return total
 

@@ -13,6 +13,7 @@ import keras
 from cunet.batchnorm import FusedBatchNorm
 from cunet.config import Config
 from cunet.layers import ControlNetwork, FiLM
+from cunet.subpixel import SubPixelConv2DTranspose
 
 MASK_LAYER = "mask"
 CONTROL_LAYER = "control"
@@ -50,10 +51,14 @@ def encoder_block(x, filters: int, index: int, config: Config, film=None):
 
 
 def decoder_block(x, filters: int, index: int, config: Config, last: bool):
-    """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if last)."""
+    """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if last).
+
+    The last block's transposed convolution has few filters (1: the mask) and runs in its
+    faster sub-pixel form (`cunet.subpixel`), with the same weights and outputs."""
     m = config.model
     name = f"decoder_{index}"
-    x = keras.layers.Conv2DTranspose(
+    deconv = SubPixelConv2DTranspose if last else keras.layers.Conv2DTranspose
+    x = deconv(
         filters,
         m.kernel_size,
         strides=2,

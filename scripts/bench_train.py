@@ -93,13 +93,14 @@ def convolution_seconds(model, batch_size: int, repeats: int) -> float:
     medians summed. The forward output is returned too: the gradients of a linear layer do
     not depend on it, and TensorFlow would otherwise prune the forward pass. With no BatchNorm, FiLM, activations or optimizer around them, this
     bounds what a training step on these kernels can reach."""
+    import keras
     import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
     total = 0.0
     for layer in model.layers:
-        if type(layer).__name__ not in ("Conv2D", "Conv2DTranspose"):
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             continue
         x = tf.constant(rng.standard_normal((batch_size, *layer.input.shape[1:]), dtype=np.float32))
         upstream = tf.constant(rng.standard_normal((batch_size, *layer.output.shape[1:]), dtype=np.float32))

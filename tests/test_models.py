@@ -59,9 +59,13 @@ def test_paper_model_shapes_and_flops():
     info = model_info(model)
     assert info.input_shapes == {"magnitude": (None, 512, 128, 1), "condition": (None, 4)}
     assert tuple(model.output.shape) == (None, 512, 128, 1)
-    # first encoder conv: 256 x 64 outputs, 5 x 5 x 1 x 16 multiply-adds each
-    first = 2 * 256 * 64 * 25 * 16
-    assert first < info.flops_per_patch < 1e10
+    # 2 x 5 x 5 x in x out multiply-adds per output position (encoder) or input position
+    # (decoder), plus the control network's Dense layers and heads
+    encoder = sum(2 * (256 >> i) * (64 >> i) * 25 * ((8 << i) if i else 1) * (16 << i) for i in range(6))
+    decoder_in, decoder_out = [512, 512, 256, 128, 64, 32], [256, 128, 64, 32, 16, 1]
+    decoder = sum(2 * (8 << i) * (2 << i) * 25 * decoder_in[i] * decoder_out[i] for i in range(6))
+    control = 2 * (4 * 16 + 16 * 64 + 64 * 256 + 2 * 256 * 6)
+    assert info.flops_per_patch == encoder + decoder + control
 
 
 def test_film_sits_after_batchnorm_before_activation():

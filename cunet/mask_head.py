@@ -4,7 +4,7 @@ The last decoder block (`cunet.models.decoder_block`: Conv2DTranspose stride 2 '
 BatchNorm -> sigmoid, dropout off at inference) has one output channel at the full patch
 resolution, a shape for which oneDNN's transposed convolution is slow on CPU. At inference
 the BatchNorm is an affine map per channel, so it folds into the kernel and bias, and the
-transposed convolution runs in its sub-pixel form (`cunet.subpixel`). Separation uses this.
+transposed convolution runs in its sub-pixel form (`cunet.convolutions`). Separation uses this.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from cunet.subpixel import conv_transpose_subpixel
+from cunet.convolutions import conv_transpose_subpixel
 
 
 class FoldedMaskHead:

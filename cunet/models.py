@@ -1,5 +1,6 @@
 """The U-Net and the Conditioned U-Net, built in loops from a `Config`.
 
+Convolutions are Keras' layers in the forms `cunet.convolutions` picks for speed on CPU.
 Both models map a magnitude patch (batch, freq_bins, frames, 1) to an estimate of the same
 shape: a sigmoid mask (the layer named "mask") times the input. The C-U-Net has a second
 input, the condition vector (batch, n_instruments), which the control network turns into
@@ -13,7 +14,7 @@ import keras
 from cunet.batchnorm import FusedBatchNorm
 from cunet.config import Config
 from cunet.layers import ControlNetwork, FiLM
-from cunet.subpixel import SubPixelConv2DTranspose
+from cunet.convolutions import StridedConv2D, StridedConv2DTranspose
 
 MASK_LAYER = "mask"
 CONTROL_LAYER = "control"
@@ -35,7 +36,7 @@ def encoder_block(x, filters: int, index: int, config: Config, film=None):
     """Conv2D 5x5 stride 2 -> BatchNorm -> [FiLM] -> LeakyReLU; halves freq and time."""
     m = config.model
     name = f"encoder_{index}"
-    x = keras.layers.Conv2D(
+    x = StridedConv2D(
         filters,
         m.kernel_size,
         strides=2,
@@ -51,14 +52,10 @@ def encoder_block(x, filters: int, index: int, config: Config, film=None):
 
 
 def decoder_block(x, filters: int, index: int, config: Config, last: bool):
-    """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if last).
-
-    The last block's transposed convolution has few filters (1: the mask) and runs in its
-    faster sub-pixel form (`cunet.subpixel`), with the same weights and outputs."""
+    """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if last)."""
     m = config.model
     name = f"decoder_{index}"
-    deconv = SubPixelConv2DTranspose if last else keras.layers.Conv2DTranspose
-    x = deconv(
+    x = StridedConv2DTranspose(
         filters,
         m.kernel_size,
         strides=2,

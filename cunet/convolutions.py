@@ -1,0 +1,255 @@
+"""Stride-2 'same' convolutions in the forms oneDNN runs fastest on a CPU.
+
+The U-Net's convolutions and transposed convolutions are 5x5, stride 2, 'same'. oneDNN
+runs two of their shapes far below its usual speed on CPU (docs/BENCHMARKS.md):
+
+- a transposed convolution with few filters (the mask block: 1 channel at the full patch
+  resolution). It equals a stride-1 convolution with 4 x filters outputs, one per output
+  phase, followed by `depth_to_space(2)` (a "sub-pixel" convolution);
+- small feature maps (the deepest block: 8 x 2 positions, 256 <-> 512 channels). There a
+  convolution is one matrix product of the image patches and the kernel, and its kernel
+  gradient another, on the same patches.
+
+`StridedConv2D` and `StridedConv2DTranspose` are Keras' layers with the same weights,
+configuration, outputs and gradients, which take these forms for such shapes on the
+TensorFlow backend. `cunet.mask_head` uses the sub-pixel form at inference.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+# shapes that take the faster forms, measured on a 2-core AVX2 CPU (docs/BENCHMARKS.md)
+SUBPIXEL_MAX_FILTERS = 4
+GEMM_MAX_POSITIONS = 32  # output positions per example of a convolution, input ones of a transposed one
+STRIDES = (1, 2, 2, 1)
+
+
+def subpixel_layout(kernel_size):
+    """(index, pads) for a (kh, kw) transposed-convolution kernel, stride 2, 'same' padding.
+
+    `index` (th, tw, 2, 2) int: the flat tap i * kw + j of the transposed-convolution kernel
+    that sub-pixel tap (d, e) of output phase (a, b) uses, or kh * kw where none does (zero).
+    `pads` ((top, bottom), (left, right)): the input padding before the 'VALID' convolution.
+
+    Output row o = 2m + a takes input rows m + d through tap o + before - 2(m + d) = a + before
+    - 2d, where `before` = (k - 2) // 2 is the padding the matching forward convolution puts
+    first.
+    """
+    axes = []
+    for k in kernel_size:
+        before = max(k - 2, 0) // 2
+        taps = {(a, d): a + before - 2 * d for a in (0, 1) for d in range(-k, k + 1)}
+        taps = {key: t for key, t in taps.items() if 0 <= t < k}
+        lo = min(d for _, d in taps)
+        hi = max(d for _, d in taps)
+        axes.append((taps, lo, hi))
+    (rows, r_lo, r_hi), (cols, c_lo, c_hi) = axes
+    kh, kw = kernel_size
+    index = np.full((r_hi - r_lo + 1, c_hi - c_lo + 1, 2, 2), kh * kw, dtype=np.int32)
+    for (a, d), i in rows.items():
+        for (b, e), j in cols.items():
+            index[d - r_lo, e - c_lo, a, b] = i * kw + j
+    pads = ((max(0, -r_lo), max(0, r_hi)), (max(0, -c_lo), max(0, c_hi)))
+    return index, pads
+
+
+def subpixel_kernel(kernel):
+    """Transposed-convolution kernel (kh, kw, filters, in) -> sub-pixel kernel (th, tw, in,
+    4 * filters), TensorFlow ops; phase (a, b) is output channel (2a + b) * filters + c, as
+    `depth_to_space` reads it."""
+    import tensorflow as tf
+
+    kh, kw, filters, channels = kernel.shape
+    index, _ = subpixel_layout((kh, kw))
+    taps = tf.reshape(kernel, (kh * kw, filters, channels))
+    taps = tf.concat([taps, tf.zeros((1, filters, channels), kernel.dtype)], axis=0)
+    sub = tf.transpose(tf.gather(taps, index), (0, 1, 5, 2, 3, 4))
+    return tf.reshape(sub, (*index.shape[:2], channels, 4 * filters))
+
+
+def conv_transpose_subpixel(x, kernel):
+    """`tf.nn.conv2d_transpose(x, kernel, stride 2, 'SAME')` to twice x's size, as a sub-pixel
+    convolution.
+
+    Args:
+        x: (batch, h, w, in) float32.
+        kernel: (kh, kw, filters, in).
+
+    Returns:
+        (batch, 2h, 2w, filters).
+    """
+    import tensorflow as tf
+
+    (top, bottom), (left, right) = subpixel_layout(kernel.shape[:2])[1]
+    padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+    return tf.nn.depth_to_space(tf.nn.conv2d(padded, subpixel_kernel(kernel), 1, "VALID"), 2)
+
+
+def image_patches(x, kernel_size):
+    """The patches a stride-2 'same' convolution of `kernel_size` reads, one row per output
+    position: (batch, h, w, c) -> (batch * ceil(h / 2) * ceil(w / 2), kh * kw * c), ordered
+    like a (kh, kw, c, filters) kernel reshaped to (kh * kw * c, filters)."""
+    import tensorflow as tf
+
+    pads = []
+    for size, k in zip(x.shape[1:3], kernel_size):
+        total = max((-(-size // 2) - 1) * 2 + k - size, 0)
+        pads.append([total // 2, total - total // 2])
+    padded = tf.pad(x, [[0, 0], *pads, [0, 0]])
+    patches = tf.image.extract_patches(padded, [1, *kernel_size, 1], STRIDES, [1, 1, 1, 1], "VALID")
+    return tf.reshape(patches, (-1, patches.shape[-1]))
+
+
+def conv2d_gemm(x, kernel):
+    """`tf.nn.conv2d(x, kernel, 2, 'SAME')` as a matrix product of `image_patches` and the
+    kernel; the kernel gradient is the transposed patches times the output gradient, the
+    input gradient TensorFlow's `Conv2DBackpropInput`.
+
+    Args:
+        x: (batch, h, w, in) float32, static h and w.
+        kernel: (kh, kw, in, filters).
+
+    Returns:
+        (batch, ceil(h / 2), ceil(w / 2), filters).
+    """
+    import tensorflow as tf
+
+    kh, kw, channels, filters = kernel.shape
+    out_h, out_w = -(-x.shape[1] // 2), -(-x.shape[2] // 2)
+
+    @tf.custom_gradient
+    def convolve(x, kernel):
+        patches = image_patches(x, (kh, kw))
+        y = tf.reshape(patches @ tf.reshape(kernel, (-1, filters)), (-1, out_h, out_w, filters))
+
+        def gradient(dy):
+            dx = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=STRIDES, padding="SAME"
+            )
+            dkernel = tf.matmul(patches, tf.reshape(dy, (-1, filters)), transpose_a=True)
+            return dx, tf.reshape(dkernel, kernel.shape)
+
+        return y, gradient
+
+    return convolve(x, kernel)
+
+
+def conv2d_transpose(x, kernel, subpixel: bool, gemm_gradients: bool):
+    """`tf.nn.conv2d_transpose(x, kernel, stride 2, 'SAME')` to twice x's size, forward as a
+    sub-pixel convolution if `subpixel`; its gradients (a convolution of the output gradient
+    and a kernel gradient) as matrix products of the output gradient's `image_patches` if
+    `gemm_gradients`, else TensorFlow's own.
+
+    Args:
+        x: (batch, h, w, in) float32, static h and w.
+        kernel: (kh, kw, filters, in).
+
+    Returns:
+        (batch, 2h, 2w, filters).
+    """
+    import tensorflow as tf
+
+    kh, kw, filters, channels = kernel.shape
+
+    @tf.custom_gradient
+    def convolve(x, kernel):
+        if subpixel:
+            y = conv_transpose_subpixel(x, kernel)
+        else:
+            shape = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], filters])
+            y = tf.nn.conv2d_transpose(x, kernel, shape, STRIDES, "SAME")
+
+        def gradient(dy):
+            if not gemm_gradients:
+                dx = tf.nn.conv2d(dy, kernel, STRIDES, "SAME")
+                dkernel = tf.raw_ops.Conv2DBackpropFilter(
+                    input=dy, filter_sizes=tf.shape(kernel), out_backprop=x, strides=STRIDES, padding="SAME"
+                )
+                return dx, dkernel
+            patches = image_patches(dy, (kh, kw))
+            dx = tf.reshape(patches @ tf.reshape(kernel, (-1, channels)), tf.shape(x))
+            dkernel = tf.matmul(patches, tf.reshape(x, (-1, channels)), transpose_a=True)
+            return dx, tf.reshape(dkernel, kernel.shape)
+
+        return y, gradient
+
+    return convolve(x, kernel)
+
+
+def _plain_stride_2(layer, inputs) -> bool:
+    """TensorFlow backend, float32, channels last with static spatial sizes, stride 2,
+    'same', no dilation: the shapes the faster forms are written for."""
+    return (
+        keras.backend.backend() == "tensorflow"
+        and inputs.dtype == "float32"
+        and len(inputs.shape) == 4
+        and None not in tuple(inputs.shape[1:3])
+        and layer.data_format == "channels_last"
+        and tuple(layer.strides) == (2, 2)
+        and layer.padding == "same"
+        and tuple(layer.dilation_rate) == (1, 1)
+    )
+
+
+def _bias_and_activation(layer, outputs):
+    if layer.use_bias:
+        outputs = outputs + layer.bias
+    return outputs if layer.activation is None else layer.activation(outputs)
+
+
+@keras.saving.register_keras_serializable(package="cunet")
+class StridedConv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` that computes small stride-2 feature maps as a matrix product.
+
+    With at most `GEMM_MAX_POSITIONS` output positions per example (stride 2, 'same', float32,
+    TensorFlow backend) the layer runs `conv2d_gemm`; otherwise it is the Keras layer. Same
+    weights, configuration, outputs and gradients either way.
+
+    Call arguments:
+        inputs: (batch, h, w, in_channels).
+
+    Returns:
+        (batch, ceil(h / 2), ceil(w / 2), filters) for stride 2, 'same'.
+    """
+
+    def call(self, inputs):
+        if not (_plain_stride_2(self, inputs) and self.groups == 1):
+            return super().call(inputs)
+        positions = -(-inputs.shape[1] // 2) * -(-inputs.shape[2] // 2)
+        if positions > GEMM_MAX_POSITIONS:
+            return super().call(inputs)
+        import tensorflow as tf
+
+        return _bias_and_activation(self, conv2d_gemm(inputs, tf.convert_to_tensor(self.kernel)))
+
+
+@keras.saving.register_keras_serializable(package="cunet")
+class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
+    """`keras.layers.Conv2DTranspose` in the faster stride-2 forms for its shape.
+
+    With stride 2, 'same', no output padding, float32 on the TensorFlow backend, the layer
+    runs `conv2d_transpose`: forward as a sub-pixel convolution when it has at most
+    `SUBPIXEL_MAX_FILTERS` filters, gradients as matrix products when its input has at most
+    `GEMM_MAX_POSITIONS` positions per example; otherwise it is the Keras layer. Same
+    weights, configuration, outputs and gradients either way.
+
+    Call arguments:
+        inputs: (batch, h, w, in_channels).
+
+    Returns:
+        (batch, 2h, 2w, filters) for stride 2, 'same'.
+    """
+
+    def call(self, inputs):
+        if not (_plain_stride_2(self, inputs) and self.output_padding is None):
+            return super().call(inputs)
+        subpixel = self.filters <= SUBPIXEL_MAX_FILTERS
+        gemm_gradients = inputs.shape[1] * inputs.shape[2] <= GEMM_MAX_POSITIONS
+        if not (subpixel or gemm_gradients):
+            return super().call(inputs)
+        import tensorflow as tf
+
+        outputs = conv2d_transpose(inputs, tf.convert_to_tensor(self.kernel), subpixel, gemm_gradients)
+        return _bias_and_activation(self, outputs)

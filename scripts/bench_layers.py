@@ -1,0 +1,76 @@
+"""Training step time with cunet's layers against Keras' own, alternating in one process.
+
+Builds the same config with three sets of layers: Keras' (BatchNormalization, Conv2D,
+Conv2DTranspose), Keras' convolutions with `cunet.batchnorm.FusedBatchNorm`, and what
+`cunet.models` uses (FusedBatchNorm and `cunet.convolutions`' StridedConv2D and
+StridedConv2DTranspose). It alternates `train_on_batch` on one synthetic batch between the
+models, so that all see the same machine load, and prints one table, then
+`keras_step_s=<float> fused_batchnorm_step_s=<float> cunet_step_s=<float> speedup=<float>`
+(medians; speedup = Keras' layers / cunet's).
+
+    .venv/bin/python scripts/bench_layers.py --config cunet-simple-dense --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
+from bench_train import synthetic_batch  # noqa: E402  (scripts/ is on sys.path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="cunet-simple-dense")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per model")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    import cunet.models
+    from cunet.config import load_config
+    from cunet.training_step import waveform_model
+
+    config = load_config(args.config)
+    x, target = synthetic_batch(config, args.batch_size)
+    ours = (cunet.models.FusedBatchNorm, cunet.models.StridedConv2D, cunet.models.StridedConv2DTranspose)
+    theirs = (keras.layers.BatchNormalization, keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+    variants = {
+        "keras": ("Keras' layers", theirs),
+        "fused_batchnorm": ("FusedBatchNorm, Keras' convolutions", (ours[0], *theirs[1:])),
+        "cunet": ("FusedBatchNorm, Strided convolutions (cunet.models)", ours),
+    }
+    models = {}
+    for name, (_, layers) in variants.items():
+        # the classes `cunet.models` builds its blocks with
+        cunet.models.FusedBatchNorm, cunet.models.StridedConv2D, cunet.models.StridedConv2DTranspose = layers
+        keras.utils.set_random_seed(0)
+        models[name] = waveform_model(cunet.models.build_model(config, compile=False), config)
+        models[name].train_on_batch(x, target)  # traced and warmed up
+    cunet.models.FusedBatchNorm, cunet.models.StridedConv2D, cunet.models.StridedConv2DTranspose = ours
+    times = {name: [] for name in models}
+    for _ in range(args.steps):
+        for name, model in models.items():
+            started = time.perf_counter()
+            model.train_on_batch(x, target)
+            times[name].append(time.perf_counter() - started)
+
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"| {config.name}, batch {args.batch_size} | median step | patches/s | vs Keras' layers | steps (s) |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for name, (label, _) in variants.items():
+        print(f"| {label} | {medians[name]:.3f} s | {args.batch_size / medians[name]:.2f} | "
+              f"{medians['keras'] / medians[name]:.3f}x | {' '.join(f'{t:.2f}' for t in times[name])} |")
+    print(" ".join(f"{name}_step_s={medians[name]:.3f}" for name in variants)
+          + f" speedup={medians['keras'] / medians['cunet']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

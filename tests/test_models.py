@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -163,6 +165,19 @@ def test_model_file_embeds_config_and_refuses_foreign_files(tmp_path):
         load_model(corrupt)
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "missing.keras")
+
+
+def test_model_file_loads_in_a_fresh_interpreter(tmp_path):
+    # a fresh process has imported no cunet layer module: load_model must register them all
+    config = tiny("simple-dense")
+    path = save_model(build_model(config), config, tmp_path / "m.keras")
+    code = (
+        "import sys; from cunet.modelio import load_model; "
+        "model, config = load_model(sys.argv[1]); print(model.count_params(), config.name)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [str(build_model(config).count_params()), config.name]
 
 
 def test_model_code_uses_keras_ops_only():

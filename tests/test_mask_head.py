@@ -12,6 +12,7 @@ from cunet.models import MASK_LAYER, build_model
 def _randomized(config, seed=0):
     """Weights scaled up so that the mask varies, and a last BatchNorm with non-trivial
     statistics, so that folding it matters."""
+    keras.utils.set_random_seed(seed)
     model = build_model(config, compile=False)
     rng = np.random.default_rng(seed)
     for layer in model.layers:
@@ -39,7 +40,9 @@ def test_folded_head_equals_the_mask_block(kind, kernel_size):
     folded = head(body(inputs, training=False)).numpy()
     assert folded.shape == reference.shape == x.shape
     assert reference.std() > 0.02  # a mask that varies, not a saturated sigmoid
-    np.testing.assert_allclose(folded, reference, atol=1e-4)
+    # float32: the folded kernel sums in another order; with kernels scaled 10x, pre-sigmoid
+    # values differ by up to about 1e-3, masks by a quarter of that
+    np.testing.assert_allclose(folded, reference, atol=3e-4)
 
 
 def test_models_without_the_block_keep_their_mask_layer():

@@ -7,8 +7,9 @@ runs two of their shapes far below its usual speed on CPU (docs/BENCHMARKS.md):
   resolution). It equals a stride-1 convolution with 4 x filters outputs, one per output
   phase, followed by `depth_to_space(2)` (a "sub-pixel" convolution);
 - small feature maps (the deepest block: 8 x 2 positions, 256 <-> 512 channels). There a
-  convolution is one matrix product of the image patches and the kernel, and its kernel
-  gradient another, on the same patches.
+  convolution is one matrix product of the image patches and the kernel, its kernel
+  gradient another on the same patches, and its input gradient (the forward pass of a
+  transposed convolution) a third, summed back into place.
 
 `StridedConv2D` and `StridedConv2DTranspose` are Keras' layers with the same weights,
 configuration, outputs and gradients, which take these forms for such shapes on the
@@ -102,10 +103,23 @@ def image_patches(x, kernel_size):
     return tf.reshape(patches, (-1, patches.shape[-1]))
 
 
+def patches_to_image(patches, like, kernel_size):
+    """The adjoint of `image_patches`: sums each patch row back onto the positions it was read
+    from, giving a tensor shaped like `like` (only its shape is used; TensorFlow prunes the
+    patch extraction in graphs)."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(like)
+        read = image_patches(like, kernel_size)
+    return tape.gradient(read, like, output_gradients=patches)
+
+
 def conv2d_gemm(x, kernel):
     """`tf.nn.conv2d(x, kernel, 2, 'SAME')` as a matrix product of `image_patches` and the
     kernel; the kernel gradient is the transposed patches times the output gradient, the
-    input gradient TensorFlow's `Conv2DBackpropInput`.
+    input gradient the output gradient times the transposed kernel, put back in place by
+    `patches_to_image`.
 
     Args:
         x: (batch, h, w, in) float32, static h and w.
@@ -125,10 +139,9 @@ def conv2d_gemm(x, kernel):
         y = tf.reshape(patches @ tf.reshape(kernel, (-1, filters)), (-1, out_h, out_w, filters))
 
         def gradient(dy):
-            dx = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=STRIDES, padding="SAME"
-            )
-            dkernel = tf.matmul(patches, tf.reshape(dy, (-1, filters)), transpose_a=True)
+            dy = tf.reshape(dy, (-1, filters))
+            dx = patches_to_image(tf.matmul(dy, tf.reshape(kernel, (-1, filters)), transpose_b=True), x, (kh, kw))
+            dkernel = tf.matmul(patches, dy, transpose_a=True)
             return dx, tf.reshape(dkernel, kernel.shape)
 
         return y, gradient
@@ -136,11 +149,12 @@ def conv2d_gemm(x, kernel):
     return convolve(x, kernel)
 
 
-def conv2d_transpose(x, kernel, subpixel: bool, gemm_gradients: bool):
+def conv2d_transpose(x, kernel, subpixel: bool, gemm: bool):
     """`tf.nn.conv2d_transpose(x, kernel, stride 2, 'SAME')` to twice x's size, forward as a
-    sub-pixel convolution if `subpixel`; its gradients (a convolution of the output gradient
-    and a kernel gradient) as matrix products of the output gradient's `image_patches` if
-    `gemm_gradients`, else TensorFlow's own.
+    sub-pixel convolution if `subpixel`. If `gemm`, the forward pass is x times the
+    transposed kernel put in place by `patches_to_image`, and the gradients (a convolution of
+    the output gradient and a kernel gradient) are matrix products with the output gradient's
+    `image_patches`; otherwise TensorFlow's own kernels.
 
     Args:
         x: (batch, h, w, in) float32, static h and w.
@@ -155,14 +169,17 @@ def conv2d_transpose(x, kernel, subpixel: bool, gemm_gradients: bool):
 
     @tf.custom_gradient
     def convolve(x, kernel):
+        shape = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], filters])
         if subpixel:
             y = conv_transpose_subpixel(x, kernel)
+        elif gemm:
+            columns = tf.matmul(tf.reshape(x, (-1, channels)), tf.reshape(kernel, (-1, channels)), transpose_b=True)
+            y = patches_to_image(columns, tf.zeros(shape, x.dtype), (kh, kw))
         else:
-            shape = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], filters])
             y = tf.nn.conv2d_transpose(x, kernel, shape, STRIDES, "SAME")
 
         def gradient(dy):
-            if not gemm_gradients:
+            if not gemm:
                 dx = tf.nn.conv2d(dy, kernel, STRIDES, "SAME")
                 dkernel = tf.raw_ops.Conv2DBackpropFilter(
                     input=dy, filter_sizes=tf.shape(kernel), out_backprop=x, strides=STRIDES, padding="SAME"
@@ -231,8 +248,9 @@ class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
 
     With stride 2, 'same', no output padding, float32 on the TensorFlow backend, the layer
     runs `conv2d_transpose`: forward as a sub-pixel convolution when it has at most
-    `SUBPIXEL_MAX_FILTERS` filters, gradients as matrix products when its input has at most
-    `GEMM_MAX_POSITIONS` positions per example; otherwise it is the Keras layer. Same
+    `SUBPIXEL_MAX_FILTERS` filters; gradients, and the forward pass unless sub-pixel, as
+    matrix products when its input has at most `GEMM_MAX_POSITIONS` positions per example.
+    Otherwise it is the Keras layer. Same
     weights, configuration, outputs and gradients either way.
 
     Call arguments:
@@ -246,10 +264,10 @@ class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
         if not (_plain_stride_2(self, inputs) and self.output_padding is None):
             return super().call(inputs)
         subpixel = self.filters <= SUBPIXEL_MAX_FILTERS
-        gemm_gradients = inputs.shape[1] * inputs.shape[2] <= GEMM_MAX_POSITIONS
-        if not (subpixel or gemm_gradients):
+        gemm = inputs.shape[1] * inputs.shape[2] <= GEMM_MAX_POSITIONS
+        if not (subpixel or gemm):
             return super().call(inputs)
         import tensorflow as tf
 
-        outputs = conv2d_transpose(inputs, tf.convert_to_tensor(self.kernel), subpixel, gemm_gradients)
+        outputs = conv2d_transpose(inputs, tf.convert_to_tensor(self.kernel), subpixel, gemm)
         return _bias_and_activation(self, outputs)

@@ -52,7 +52,7 @@ def test_conv2d_equals_keras(kernel_size, size):
 @pytest.mark.parametrize("filters,size", [(1, (8, 6)), (3, (7, 5)), (6, (4, 3)), (6, (8, 6))])
 def test_conv2d_transpose_equals_keras(kernel_size, filters, size):
     # (1, 8x6): sub-pixel forward; (3, 7x5): sub-pixel forward and matrix-product gradients;
-    # (6, 4x3): matrix-product gradients; (6, 8x6): the Keras layer
+    # (6, 4x3): matrix products forward and backward; (6, 8x6): the Keras layer
     x = np.random.default_rng(1).normal(size=(2, *size, 4)).astype(np.float32)
     y = _assert_same_as_keras(StridedConv2DTranspose, keras.layers.Conv2DTranspose, x, filters=filters,
                               kernel_size=kernel_size, strides=2, padding="same", activation="sigmoid")

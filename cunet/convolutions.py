@@ -130,7 +130,7 @@ def conv2d_gemm(x, kernel):
     """
     import tensorflow as tf
 
-    kh, kw, channels, filters = kernel.shape
+    kh, kw, _, filters = kernel.shape
     out_h, out_w = -(-x.shape[1] // 2), -(-x.shape[2] // 2)
 
     @tf.custom_gradient
@@ -250,8 +250,8 @@ class StridedConv2DTranspose(keras.layers.Conv2DTranspose):
     runs `conv2d_transpose`: forward as a sub-pixel convolution when it has at most
     `SUBPIXEL_MAX_FILTERS` filters; gradients, and the forward pass unless sub-pixel, as
     matrix products when its input has at most `GEMM_MAX_POSITIONS` positions per example.
-    Otherwise it is the Keras layer. Same
-    weights, configuration, outputs and gradients either way.
+    Otherwise it is the Keras layer. Same weights, configuration, outputs and gradients
+    either way.
 
     Call arguments:
         inputs: (batch, h, w, in_channels).

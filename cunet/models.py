@@ -13,8 +13,8 @@ import keras
 
 from cunet.batchnorm import FusedBatchNorm
 from cunet.config import Config
-from cunet.layers import ControlNetwork, FiLM
 from cunet.convolutions import StridedConv2D, StridedConv2DTranspose
+from cunet.layers import ControlNetwork, FiLM
 
 MASK_LAYER = "mask"
 CONTROL_LAYER = "control"

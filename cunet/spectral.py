@@ -1,11 +1,11 @@
 """The spectral front end shared by training, separation and evaluation.
 
 Every magnitude a model sees or produces goes through `model_magnitude` (or its NumPy twin
-`model_magnitude_numpy`), so the three jobs can never disagree. `stft`, `model_magnitude` and the patch layout are TensorFlow ops: they
-run on-graph in the training step and eagerly on NumPy input alike. The full-band path of
-separation works on the host with `stft_numpy` (the same transform, equal to `stft` to float
-precision) and `istft` (NumPy), so that it never waits on TensorFlow's thread pool while
-model threads keep it busy. Both run single-threaded: callers parallelize over blocks.
+`model_magnitude_numpy`), so the three jobs can never disagree. `stft`, `model_magnitude`
+and the patch layout are TensorFlow ops: they run on-graph in the training step and eagerly
+on NumPy input alike. The full-band path of separation works on the host with `stft_numpy`
+(the same transform, equal to `stft` to float precision) and `istft` (NumPy), so that it
+never waits on TensorFlow's thread pool while model threads keep it busy. Both run single-threaded: callers parallelize over blocks.
 
 Conventions (for `AudioConfig` a): periodic Hann window of `a.n_fft` samples, hop
 `a.hop_length`, no centering (frame t covers samples [t*hop, t*hop + n_fft)), the first

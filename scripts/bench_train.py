@@ -12,7 +12,7 @@ includes the STFTs of its batch, as in `cunet train`.
     python scripts/bench_train.py --data ../runs/musdb-mini-cache
 
 A "convs only" row per config times the step's convolutions alone, layer by layer
-(`convolution_seconds`): the most a training step on these kernels can reach.
+(`convolution_seconds`): an estimate of what a step made of these kernels alone would reach.
 
 The last line is `train_patches_per_s=... peak_gflops=... fraction_of_peak=...
 convolutions_only_fraction_of_peak=...` for the default config (synthetic batch, no XLA).
@@ -91,8 +91,9 @@ def convolution_seconds(model, batch_size: int, repeats: int) -> float:
     Conv2DTranspose of `model` timed in isolation (forward, kernel and bias gradients, and the
     input gradient wherever the step needs one: not for a layer fed by a model input),
     medians summed. The forward output is returned too: the gradients of a linear layer do
-    not depend on it, and TensorFlow would otherwise prune the forward pass. With no BatchNorm, FiLM, activations or optimizer around them, this
-    bounds what a training step on these kernels can reach."""
+    not depend on it, and TensorFlow would otherwise prune the forward pass. Each layer runs
+    in its own call, so this estimates, and does not bound, what these kernels reach inside a
+    step (`scripts/profile_train_onednn.py` measures that)."""
     import keras
     import numpy as np
     import tensorflow as tf

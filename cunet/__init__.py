@@ -18,7 +18,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 def __getattr__(name):
     """`cunet.Separator` is imported on first use, so `import cunet` stays light."""
     if name == "Separator":
-        from cunet.separator import Separator
+        from cunet.separation.separator import Separator
 
         return Separator
     raise AttributeError(f"module 'cunet' has no attribute {name!r}")

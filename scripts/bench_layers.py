@@ -1,8 +1,8 @@
 """Training step time with cunet's layers against Keras' own, alternating in one process.
 
 Builds the same config with three sets of layers: Keras' (BatchNormalization, Conv2D,
-Conv2DTranspose), Keras' convolutions with `cunet.batchnorm.FusedBatchNorm`, and what
-`cunet.models` uses (FusedBatchNorm and `cunet.convolutions`' StridedConv2D and
+Conv2DTranspose), Keras' convolutions with `cunet.kernels.batchnorm.FusedBatchNorm`, and what
+`cunet.model.unet` uses (FusedBatchNorm and `cunet.kernels.convolutions`' StridedConv2D and
 StridedConv2DTranspose). It alternates `train_on_batch` on one synthetic batch between the
 models, so that all see the same machine load, and prints one table, then
 `keras_step_s=<float> fused_batchnorm_step_s=<float> cunet_step_s=<float> speedup=<float>`
@@ -33,27 +33,27 @@ def main(argv=None) -> int:
 
     import keras
 
-    import cunet.models
+    import cunet.model.unet
     from cunet.config import load_config
-    from cunet.training_step import waveform_model
+    from cunet.training.step import waveform_model
 
     config = load_config(args.config)
     x, target = synthetic_batch(config, args.batch_size)
-    ours = (cunet.models.FusedBatchNorm, cunet.models.StridedConv2D, cunet.models.StridedConv2DTranspose)
+    ours = (cunet.model.unet.FusedBatchNorm, cunet.model.unet.StridedConv2D, cunet.model.unet.StridedConv2DTranspose)
     theirs = (keras.layers.BatchNormalization, keras.layers.Conv2D, keras.layers.Conv2DTranspose)
     variants = {
         "keras": ("Keras' layers", theirs),
         "fused_batchnorm": ("FusedBatchNorm, Keras' convolutions", (ours[0], *theirs[1:])),
-        "cunet": ("FusedBatchNorm, Strided convolutions (cunet.models)", ours),
+        "cunet": ("FusedBatchNorm, Strided convolutions (cunet.model.unet)", ours),
     }
     models = {}
     for name, (_, layers) in variants.items():
-        # the classes `cunet.models` builds its blocks with
-        cunet.models.FusedBatchNorm, cunet.models.StridedConv2D, cunet.models.StridedConv2DTranspose = layers
+        # the classes `cunet.model.unet` builds its blocks with
+        cunet.model.unet.FusedBatchNorm, cunet.model.unet.StridedConv2D, cunet.model.unet.StridedConv2DTranspose = layers
         keras.utils.set_random_seed(0)
-        models[name] = waveform_model(cunet.models.build_model(config, compile=False), config)
+        models[name] = waveform_model(cunet.model.unet.build_model(config, compile=False), config)
         models[name].train_on_batch(x, target)  # traced and warmed up
-    cunet.models.FusedBatchNorm, cunet.models.StridedConv2D, cunet.models.StridedConv2DTranspose = ours
+    cunet.model.unet.FusedBatchNorm, cunet.model.unet.StridedConv2D, cunet.model.unet.StridedConv2DTranspose = ours
     times = {name: [] for name in models}
     for _ in range(args.steps):
         for name, model in models.items():

@@ -5,7 +5,7 @@
 Builds (once) a stem cache of the MUSDB18 root for the config under `.cache/`, then times
 (1) the training `tf.data` pipeline alone (iterating batches of waveform chunks) and (2)
 training steps alone (`train_on_batch` of the model behind its spectral front end,
-`cunet.training_step.waveform_model`, on one in-memory batch: the step includes the STFTs
+`cunet.training.step.waveform_model`, on one in-memory batch: the step includes the STFTs
 of mixture and target, as in training). Prints one table, then
 `pipeline_patches_per_s=<float> train_patches_per_s=<float> ratio=<float>`.
 """
@@ -51,12 +51,12 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
-    from cunet.cache import prepare_cache
+    from cunet.training.cache import prepare_cache
     from cunet.config import config_hash, load_config
-    from cunet.data import StemBank, training_dataset
+    from cunet.training.data import StemBank, training_dataset
     from cunet.errors import CunetError
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     config = load_config(args.config)
     cache_dir = args.cache or REPO / ".cache" / f"bench-{config.name}-{config_hash(config)}"

@@ -4,7 +4,7 @@
    there, else a synthetic signal) is separated into vocals by the same code as the CLI
    (decode -> resample -> model -> full-band mask -> inverse STFT -> write), `--runs` times;
    the median wall time gives the real-time factor (seconds of audio per second). The model
-   runs in two threads beside the main one (`cunet.separator`), so its share is the time
+   runs in two threads beside the main one (`cunet.separation.separator`), so its share is the time
    spent in model calls summed over both model threads, divided by 2 x the wall time.
 2. Peak resident memory (ru_maxrss of a child process) of `cunet separate` on a
    `--long-minutes` (default 60) stereo 44.1 kHz wav.
@@ -39,7 +39,7 @@ MUSDB_MINI = Path(__file__).resolve().parents[2] / "shared" / "musdb-mini"
 
 
 def three_minutes() -> tuple[np.ndarray, str]:
-    from cunet.audio import read_audio
+    from cunet.audio.files import read_audio
 
     tracks = sorted((MUSDB_MINI / "test").glob("*.stem.mp4")) + sorted((MUSDB_MINI / "train").glob("*.stem.mp4"))
     need = 180 * RATE
@@ -73,15 +73,15 @@ def write_long(path: Path, base: np.ndarray, minutes: float) -> None:
 def model_file(tmp: Path, choice: str) -> tuple[Path, str]:
     """`choice`: "default" (the embedded model), "paper" (cunet-simple-dense, random weights:
     the paper model's compute) or a path to a trained model."""
-    from cunet.separator import default_model_path
+    from cunet.separation.separator import default_model_path
 
     if choice == "default" and default_model_path().is_file():
         return default_model_path(), "embedded default model"
     if choice not in ("default", "paper"):
         return Path(choice), choice
     from cunet.config import load_config
-    from cunet.modelio import save_model
-    from cunet.models import build_model
+    from cunet.model.files import save_model
+    from cunet.model.unet import build_model
 
     config = load_config("cunet-simple-dense")
     path = save_model(build_model(config, compile=False), config, tmp / "cunet-simple-dense-random.keras")
@@ -107,8 +107,8 @@ def main() -> None:
                         help="default (embedded), paper (paper-size model, random weights) or a .keras path")
     args = parser.parse_args()
 
-    from cunet.commands.separate import separate_file
-    from cunet.separator import Separator
+    from cunet.cli.separate import separate_file
+    from cunet.separation.separator import Separator
 
     with tempfile.TemporaryDirectory(prefix="cunet-bench-") as tmp:
         tmp = Path(tmp)

@@ -1,12 +1,12 @@
 """Training speed: patches/s, FLOP/s against this machine's measured dense peak, pipeline cost.
 
 For each config: training patches/s on one synthetic in-memory batch (the model alone) and
-through the real `cunet.data.training_dataset` pipeline (needs --data, a cache made by
+through the real `cunet.training.data.training_dataset` pipeline (needs --data, a cache made by
 `cunet prepare` for that config's audio settings), with and without XLA (--jit), the
-forward FLOPs per patch (`cunet.model_info`; a training step is counted as 3x forward),
+forward FLOPs per patch (`cunet.model.info`; a training step is counted as 3x forward),
 the achieved GFLOP/s and their fraction of the measured peak (a large float32 matmul and a
 large float32 Conv2D, best of both). Step rates are medians of --steps step times inside one
-`fit`; the model trains behind its spectral front end (`cunet.training_step`), so a step
+`fit`; the model trains behind its spectral front end (`cunet.training.step`), so a step
 includes the STFTs of its batch, as in `cunet train`.
 
     python scripts/bench_train.py --data ../runs/musdb-mini-cache
@@ -65,8 +65,8 @@ def training_rate(config, dataset, batch_size: int, steps: int, jit: bool) -> fl
     inside one `fit` after two warm-up steps (no per-call start-up in the figure)."""
     import keras
 
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     class StepTimes(keras.callbacks.Callback):
         def __init__(self):
@@ -136,7 +136,7 @@ def synthetic_batch(config, batch_size: int):
     for a C-U-Net; the target is half the mixture."""
     import numpy as np
 
-    from cunet.data import chunk_samples
+    from cunet.training.data import chunk_samples
 
     rng = np.random.default_rng(0)
     mixture = rng.standard_normal((batch_size, chunk_samples(config)), dtype=np.float32)
@@ -176,8 +176,8 @@ def main(argv=None) -> int:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     from cunet.config import load_config
-    from cunet.model_info import model_info
-    from cunet.models import build_model
+    from cunet.model.info import model_info
+    from cunet.model.unet import build_model
 
     names = args.configs.split(",")
     if args.paper:
@@ -210,7 +210,7 @@ def main(argv=None) -> int:
                 ceiling = gflops / peak_gflops
         sources = [("synthetic", synthetic_dataset(config, args.batch_size))]
         if args.data:
-            from cunet.data import training_dataset
+            from cunet.training.data import training_dataset
 
             sources.append(("pipeline", training_dataset(config, args.data, batch_size=args.batch_size)))
         for source, dataset in sources:

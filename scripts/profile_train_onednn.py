@@ -1,6 +1,6 @@
 """Where a training step's convolution time goes: oneDNN primitives with their GFLOP/s, one table.
 
-Runs a few training steps of `cunet.training_step.waveform_model` on a synthetic batch in a
+Runs a few training steps of `cunet.training.step.waveform_model` on a synthetic batch in a
 child process with `ONEDNN_VERBOSE=1` and one inter-op thread (so that primitive times add up
 to the step), and lists the primitives oneDNN executed during the last step: time per kind
 (convolution forward / backward data / backward weights, matrix products, BatchNorm, ...),
@@ -26,8 +26,8 @@ def child(config_name: str, batch_size: int) -> None:
     from bench_train import synthetic_batch  # scripts/ is on sys.path
 
     from cunet.config import load_config
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     config = load_config(config_name)
     x, target = synthetic_batch(config, batch_size)

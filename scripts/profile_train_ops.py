@@ -1,6 +1,6 @@
 """Where a training step's CPU time goes: TensorFlow op types ranked by time, one table.
 
-Runs a few training steps of `cunet.training_step.waveform_model` on a synthetic batch, traces
+Runs a few training steps of `cunet.training.step.waveform_model` on a synthetic batch, traces
 one under `tf.profiler`, and sums the traced kernel time per op type (ops on the two inter-op
 threads overlap, so the sum exceeds the wall time).
 
@@ -54,8 +54,8 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from cunet.config import load_config
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     config = load_config(args.config)
     x, target = synthetic_batch(config, args.batch_size)

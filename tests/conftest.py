@@ -29,7 +29,7 @@ def tiny():
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory, tiny):
     """A stem cache of three generated MUSDB18-HQ tracks for `tiny` (read-only for tests)."""
-    from cunet.cache import prepare_cache
+    from cunet.training.cache import prepare_cache
     from musdb_fixtures import make_musdb_root
 
     tmp = tmp_path_factory.mktemp("tiny-cache")

@@ -1,4 +1,4 @@
-"""cunet.audio: reading any format, atomic writing, resampling, bad files."""
+"""cunet.audio.files: reading any format, atomic writing, resampling, bad files."""
 
 import shutil
 import subprocess
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cunet.audio import (
+from cunet.audio.files import (
     ArraySource,
     AudioError,
     check_audio_array,

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cunet.audio import open_audio, read_audio, resolve_backend
-from cunet.audio_tfio import tfio_status
-from cunet.cache import open_cache, prepare_cache
+from cunet.audio.files import open_audio, read_audio, resolve_backend
+from cunet.audio.tfio import tfio_status
+from cunet.training.cache import open_cache, prepare_cache
 from cunet.cli import main
 from cunet.config import load_config
-from cunet.modelio import save_model
-from cunet.models import build_model
+from cunet.model.files import save_model
+from cunet.model.unet import build_model
 from musdb_fixtures import make_musdb_root
 
 TFIO_OK, TFIO_REASON = tfio_status()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cunet.batchnorm import FusedBatchNorm
+from cunet.kernels.batchnorm import FusedBatchNorm
 
 
 def _pair(channels, **kwargs):

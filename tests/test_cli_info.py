@@ -3,8 +3,8 @@ import sys
 
 from cunet.cli import main
 from cunet.config import load_config
-from cunet.modelio import save_model
-from cunet.models import build_model
+from cunet.model.files import save_model
+from cunet.model.unet import build_model
 
 
 def test_info_prints_paper_counts(capsys):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cunet import convolutions
-from cunet.convolutions import StridedConv2D, StridedConv2DTranspose
+from cunet.kernels import convolutions
+from cunet.kernels.convolutions import StridedConv2D, StridedConv2DTranspose
 
 
 def _pair(ours, theirs, input_shape, **kwargs):

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cunet import spectral
-from cunet.cache import open_cache
+from cunet.audio import spectral
+from cunet.training.cache import open_cache
 from cunet.config import load_config
 from cunet.errors import CunetError
-from cunet.conditions import condition_table
-from cunet.data import (
+from cunet.training.conditions import condition_table
+from cunet.training.data import (
     StemBank,
     chunk_samples,
     render,
@@ -23,7 +23,7 @@ from cunet.data import (
     validation_dataset,
     validation_draws,
 )
-from cunet.training_step import MagnitudePatch
+from cunet.training.step import MagnitudePatch
 
 PLAIN = {"remix_probability": 0.0, "progressive_probability": 0.0, "gain_db_range": [0.0, 0.0]}
 
@@ -34,7 +34,7 @@ def bank(cache_dir, tiny):
 
 
 def reference_patch(signal, config):
-    """The model-layout magnitude of a NumPy signal, straight through cunet.spectral."""
+    """The model-layout magnitude of a NumPy signal, straight through cunet.audio.spectral."""
     return spectral.to_patch(spectral.model_magnitude(signal, config.audio), config.patch.freq_bins).numpy()
 
 
@@ -80,8 +80,8 @@ def test_targets_are_the_conditioned_stems_and_their_magnitudes(cache_dir, tiny,
 
 
 def test_training_loss_is_l1_between_estimate_and_target_magnitude(cache_dir, tiny):
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     (mixture, condition), target = next(iter(training_dataset(tiny, cache_dir, batch_size=4, seed=3)))
     trainer = waveform_model(build_model(tiny, compile=False), tiny)
@@ -220,7 +220,7 @@ def test_mirrored_strategy_splits_batches_over_two_replicas(cache_dir):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from cunet.config import load_config
-        from cunet.data import training_dataset
+        from cunet.training.data import training_dataset
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         dataset = training_dataset(load_config("tiny"), {str(cache_dir)!r}, batch_size=8, seed=0)
         batch = next(iter(strategy.experimental_distribute_dataset(dataset)))

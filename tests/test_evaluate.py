@@ -13,9 +13,9 @@ import soundfile as sf
 
 from musdb_fixtures import make_musdb_root
 
-from cunet import evaluation as ev
-from cunet.baselines import ideal_ratio_mask_estimates
-from cunet.spectral import input_stft_settings
+from cunet.evaluation import harness as ev
+from cunet.evaluation.baselines import ideal_ratio_mask_estimates
+from cunet.audio.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
 

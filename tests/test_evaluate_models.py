@@ -7,13 +7,13 @@ import pytest
 
 from musdb_fixtures import make_musdb_root
 
-from cunet import evaluation as ev
-from cunet.spectral import input_stft_settings
+from cunet.evaluation import harness as ev
+from cunet.audio.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
-from cunet.modelio import save_model
-from cunet.models import build_model
-from cunet.separator import Separator
+from cunet.model.files import save_model
+from cunet.model.unet import build_model
+from cunet.separation.separator import Separator
 
 
 @pytest.fixture(scope="module")

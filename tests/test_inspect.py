@@ -8,9 +8,9 @@ import pytest
 
 from cunet.cli import main
 from cunet.config import load_config
-from cunet.film_analysis import film_parameters
-from cunet.modelio import save_model
-from cunet.models import CONTROL_LAYER, build_model, film_sizes
+from cunet.model.film_analysis import film_parameters
+from cunet.model.files import save_model
+from cunet.model.unet import CONTROL_LAYER, build_model, film_sizes
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ SCRIPT = """
 import numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from cunet.config import load_config
-from cunet.models import build_model
+from cunet.model.unet import build_model
 config = load_config("tiny")
 model = build_model(config)
 rng = np.random.default_rng(0)

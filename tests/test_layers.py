@@ -3,7 +3,7 @@ import pytest
 import keras
 import tensorflow as tf
 
-from cunet.layers import ControlNetwork, FiLM
+from cunet.model.layers import ControlNetwork, FiLM
 
 
 def film_reference(x, gamma, beta):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from cunet.config import load_config
-from cunet.mask_head import split_mask_model
-from cunet.models import MASK_LAYER, build_model
+from cunet.kernels.mask_head import split_mask_model
+from cunet.model.unet import MASK_LAYER, build_model
 
 
 def _randomized(config, seed=0):

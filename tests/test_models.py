@@ -9,9 +9,9 @@ import pytest
 
 import cunet
 from cunet.config import load_config
-from cunet.model_info import model_info
-from cunet.modelio import ModelFileError, load_model, read_model_config, save_model
-from cunet.models import MASK_LAYER, build_model, compile_model
+from cunet.model.info import model_info
+from cunet.model.files import ModelFileError, load_model, read_model_config, save_model
+from cunet.model.unet import MASK_LAYER, build_model, compile_model
 
 # GUIDE §1: (trainable, total) parameters computed from the original code's settings.
 PAPER_COUNTS = {
@@ -172,7 +172,7 @@ def test_model_file_loads_in_a_fresh_interpreter(tmp_path):
     config = tiny("simple-dense")
     path = save_model(build_model(config), config, tmp_path / "m.keras")
     code = (
-        "import sys; from cunet.modelio import load_model; "
+        "import sys; from cunet.model.files import load_model; "
         "model, config = load_model(sys.argv[1]); print(model.count_params(), config.name)"
     )
     result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
@@ -181,8 +181,8 @@ def test_model_file_loads_in_a_fresh_interpreter(tmp_path):
 
 
 def test_model_code_uses_keras_ops_only():
-    package = Path(cunet.__file__).parent
-    for module in ("layers.py", "models.py"):
+    package = Path(cunet.__file__).parent / "model"
+    for module in ("layers.py", "unet.py"):
         source = (package / module).read_text()
         assert not re.search(r"^\s*(import|from)\s+(tensorflow|jax|torch)", source, re.M), module
         assert "Lambda" not in source.replace("no `Lambda`", "")

@@ -9,7 +9,7 @@ import pytest
 
 from musdb_fixtures import make_musdb_root, synth_stems
 
-from cunet.cache import MANIFEST, CacheError, assign_splits, open_cache, prepare_cache
+from cunet.training.cache import MANIFEST, CacheError, assign_splits, open_cache, prepare_cache
 from cunet.cli import main
 from cunet.config import config_hash, load_config
 

@@ -5,9 +5,9 @@ import pytest
 
 from cunet.config import load_config
 from cunet.errors import CunetError
-from cunet.models import build_model
-from cunet.separator import Separator
-from cunet.wiener import expectation_maximization, wiener_filter, wiener_gains
+from cunet.model.unet import build_model
+from cunet.separation.separator import Separator
+from cunet.separation.wiener import expectation_maximization, wiener_filter, wiener_gains
 
 RATES = [8000, 22050, 44100, 48000, 96000]
 
@@ -180,7 +180,7 @@ def test_dedicated_unet_separates_only_its_target(tiny):
 
 
 def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
-    import cunet.separator as separator
+    import cunet.separation.separator as separator
 
     monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     with pytest.raises(CunetError, match="embedded default model"):
@@ -195,13 +195,13 @@ def test_separator_is_exported_lazily():
 
 # ----------------------------------------------------------------- Wiener post-filter
 def _stft(x):
-    import cunet.spectral as spectral
+    import cunet.audio.spectral as spectral
 
     return np.asarray(spectral.stft(x, 1024, 256))
 
 
 def test_wiener_with_oracle_magnitudes_recovers_the_sources():
-    import cunet.spectral as spectral
+    import cunet.audio.spectral as spectral
 
     rate = 16000
     t = np.arange(rate * 2) / rate
@@ -269,7 +269,7 @@ def test_mask_extension_above_the_model_band(tiny, random_model):
 
 def test_wiener_em_uses_the_stereo_image():
     """Two noises with the same spectrum, panned apart: power ratios cannot split them, EM can."""
-    import cunet.spectral as spectral
+    import cunet.audio.spectral as spectral
 
     rng = np.random.default_rng(2)
     a, b = (0.1 * rng.standard_normal((2, 16000 * 3))).astype(np.float32)
@@ -292,7 +292,7 @@ def test_wiener_em_uses_the_stereo_image():
 
 
 def test_patch_mask_queue_computes_each_patch_once_and_ahead():
-    from cunet.separator import _PatchMaskQueue
+    from cunet.separation.separator import _PatchMaskQueue
 
     calls = []
 

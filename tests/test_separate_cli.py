@@ -10,8 +10,8 @@ import soundfile as sf
 
 from cunet.cli import main as cli_main
 from cunet.config import load_config
-from cunet.modelio import save_model
-from cunet.models import build_model
+from cunet.model.files import save_model
+from cunet.model.unet import build_model
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 
@@ -206,7 +206,7 @@ def test_model_with_lambda_layer_is_refused(tmp_path, capsys):
 
 
 def test_missing_default_model(tmp_path, monkeypatch, capsys):
-    import cunet.separator as separator
+    import cunet.separation.separator as separator
 
     monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     src = _song(tmp_path / "s.wav", seconds=0.2)
@@ -242,7 +242,7 @@ def test_musdb_mini_stem_file_end_to_end(tmp_path, model_file, musdb_mini, capsy
     argv = [str(track), "--model", str(model_file), "-i", "vocals", "--residual", "--wiener",
             "--out-dir", str(tmp_path / "out"), "--format", "flac"]
     assert main(argv) == 0, capsys.readouterr().err
-    from cunet.audio import read_audio
+    from cunet.audio.files import read_audio
 
     mixture, rate = read_audio(track)  # stream 0 of the .stem.mp4
     folder = tmp_path / "out" / track.name[: -len(".stem.mp4")]

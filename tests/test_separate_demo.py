@@ -4,10 +4,10 @@ import numpy as np
 import soundfile as sf
 
 from cunet.cli import main
-from cunet.commands.demo import example_path
+from cunet.cli.demo import example_path
 from cunet.config import load_config
-from cunet.modelio import save_model
-from cunet.models import build_model
+from cunet.model.files import save_model
+from cunet.model.unet import build_model
 
 
 def test_bundled_example_is_a_short_stereo_clip():
@@ -16,7 +16,7 @@ def test_bundled_example_is_a_short_stereo_clip():
 
 
 def test_demo_without_embedded_model_explains_and_exits_0(tmp_path, monkeypatch, capsys):
-    import cunet.separator as separator
+    import cunet.separation.separator as separator
 
     monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0

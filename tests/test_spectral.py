@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cunet import spectral
+from cunet.audio import spectral
 
 
 @pytest.mark.parametrize("n_fft, hop, length", [(4096, 1024, 50_000), (1024, 256, 9_000), (1000, 300, 7_001)])

@@ -15,9 +15,9 @@ def initial_validation_loss(config, cache_dir):
     """The validation loss of the untrained model `train` starts from (same seed)."""
     import keras
 
-    from cunet.data import validation_dataset
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.training.data import validation_dataset
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     keras.utils.set_random_seed(config.training.seed)
     model = waveform_model(build_model(config, compile=False), config)
@@ -53,14 +53,14 @@ def test_tiny_config_learns_and_run_dir_describes_itself(tmp_path, cache_dir, ti
     assert "--steps-per-epoch" in info["starts"][0]["command"]
     assert any((run / "logs").rglob("events.out.tfevents*"))
 
-    from cunet.modelio import load_model
+    from cunet.model.files import load_model
 
     best, best_config = load_model(run / "best.keras")
     last, _ = load_model(run / "last.keras")
     assert best_config.model == tiny.model and best_config.training == config.training
     # best.keras is the epoch of the lowest validation loss: re-evaluating it gives that loss
-    from cunet.data import validation_dataset
-    from cunet.training_step import waveform_model
+    from cunet.training.data import validation_dataset
+    from cunet.training.step import waveform_model
 
     data = validation_dataset(best_config, cache_dir).take(best_config.training.validation_steps)
     loss = waveform_model(best, best_config).evaluate(data, verbose=0)
@@ -99,7 +99,7 @@ def test_dedicated_unet_trains_from_the_same_cache(tmp_path, cache_dir, tiny):
     run = tmp_path / "run"
     assert main(["train", "--config", str(path), "--data", str(cache_dir), "--out", str(run),
                  "--steps-per-epoch", "2", "--epochs", "1", "--quiet", "--no-tensorboard"]) == 0
-    from cunet.modelio import load_model
+    from cunet.model.files import load_model
 
     model, config = load_model(run / "last.keras")
     assert config.model.type == "unet" and config.model.target == "vocals"

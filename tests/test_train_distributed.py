@@ -22,7 +22,7 @@ if mode == "mirrored":
     (cpu,) = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from cunet.config import load_config
-from cunet.training import train
+from cunet.training.run import train
 config = load_config("tiny").replace(training={"steps_per_epoch": 2, "epochs": 1, "batch_size": 4})
 result = train(config, cache, run_dir, strategy=mode, verbose=0, tensorboard=False)
 copies = [[np.asarray(x) for x in getattr(w.value, "values", (w.value,))] for w in result.model.weights]
@@ -65,7 +65,7 @@ def test_mirrored_two_logical_cpus(tmp_path, cache_dir):
     assert report["differing"] == [] and report["epochs"] == 1
     info = json.loads((run / "run.json").read_text())
     assert info["starts"][0]["strategy"] == "MirroredStrategy" and info["starts"][0]["replicas"] == 2
-    from cunet.modelio import load_model
+    from cunet.model.files import load_model
 
     model, _ = load_model(run / "best.keras")
     saved = np.load(tmp_path / "m.npz")

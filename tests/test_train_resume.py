@@ -51,8 +51,8 @@ def test_killed_run_resumes_from_last_finished_epoch(tmp_path, cache_dir, capsys
     # what a restart restores: the saved weights and the optimizer state of that epoch
     import keras
 
-    from cunet.models import build_model
-    from cunet.training import read_resume_state, training_model
+    from cunet.model.unet import build_model
+    from cunet.training.run import read_resume_state, training_model
 
     config = load_config(run / "config.yaml")
     assert config.training.epochs == EPOCHS and config.training.steps_per_epoch == STEPS

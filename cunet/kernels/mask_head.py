@@ -1,10 +1,10 @@
 """The mask block of a trained model in a faster inference form, for separation.
 
-The last decoder block (`cunet.models.decoder_block`: Conv2DTranspose stride 2 'same' ->
+The last decoder block (`cunet.model.unet.decoder_block`: Conv2DTranspose stride 2 'same' ->
 BatchNorm -> sigmoid, dropout off at inference) has one output channel at the full patch
 resolution, a shape for which oneDNN's transposed convolution is slow on CPU. At inference
 the BatchNorm is an affine map per channel, so it folds into the kernel and bias, and the
-transposed convolution runs in its sub-pixel form (`cunet.convolutions`). Separation uses this.
+transposed convolution runs in its sub-pixel form (`cunet.kernels.convolutions`). Separation uses this.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from cunet.convolutions import conv_transpose_subpixel
+from cunet.kernels.convolutions import conv_transpose_subpixel
 
 
 class FoldedMaskHead:
@@ -55,10 +55,10 @@ class FoldedMaskHead:
 def split_mask_model(model, config) -> Optional[tuple]:
     """(body, head): `body` a `keras.Model` from the model's inputs to the mask block's input,
     `head` its `FoldedMaskHead`; None when the model does not end in the block
-    `cunet.models.decoder_block` builds (then the mask layer is used as it is)."""
+    `cunet.model.unet.decoder_block` builds (then the mask layer is used as it is)."""
     import keras
 
-    from cunet.models import MASK_LAYER
+    from cunet.model.unet import MASK_LAYER
 
     last = config.model.n_layers - 1
     try:

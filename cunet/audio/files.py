@@ -219,7 +219,7 @@ def resolve_backend(name: str) -> str:
         raise CunetError(f"unknown audio backend {name!r} (choose from {', '.join(BACKENDS)})")
     if name != "tfio":
         return "soundfile"
-    from cunet.audio_tfio import tfio_status
+    from cunet.audio.tfio import tfio_status
 
     usable, reason = tfio_status()
     if not usable:
@@ -234,7 +234,7 @@ class TfioSource(AudioSource):
     """A wav, flac, mp3 or ogg file decoded in-graph by tensorflow-io, read block by block."""
 
     def __init__(self, path: Path):
-        from cunet.audio_tfio import TfioFile
+        from cunet.audio.tfio import TfioFile
 
         try:
             self.file = TfioFile(path)

@@ -39,7 +39,7 @@ def collect_inputs(inputs, out_dir=None) -> list:
     """
     from pathlib import Path
 
-    from cunet.audio import is_audio_file
+    from cunet.audio.files import is_audio_file
     from cunet.errors import CunetError
 
     skip = Path(out_dir).resolve() if out_dir is not None else None
@@ -68,7 +68,7 @@ def plan_outputs(files, names, out_dir, fmt, overwrite, skip_existing=False) -> 
     """
     from pathlib import Path
 
-    from cunet.audio import input_name
+    from cunet.audio.files import input_name
     from cunet.errors import CunetError
 
     out_dir = Path(out_dir)
@@ -112,7 +112,7 @@ def _check_finite_file(path, source) -> None:
     """Float files can hold NaN/Inf: scan them before anything is written."""
     import numpy as np
 
-    from cunet.audio import AudioError, SoundFileSource
+    from cunet.audio.files import AudioError, SoundFileSource
 
     if isinstance(source, SoundFileSource) and source.file.subtype not in ("FLOAT", "DOUBLE"):
         return  # integer PCM and lossy codecs read by libsndfile cannot hold NaN or Inf
@@ -123,9 +123,9 @@ def _check_finite_file(path, source) -> None:
 
 
 def run(args) -> int:
-    from cunet.audio import open_audio, probe_audio, resolve_backend
+    from cunet.audio.files import open_audio, probe_audio, resolve_backend
     from cunet.errors import CunetError
-    from cunet.separator import RESIDUAL, Separator
+    from cunet.separation.separator import RESIDUAL, Separator
 
     files = collect_inputs(args.inputs, args.out_dir)
     backend = resolve_backend(args.audio_backend)
@@ -170,7 +170,7 @@ def separate_file(
 
     from tqdm import tqdm
 
-    from cunet.audio import AudioWriter, open_audio
+    from cunet.audio.files import AudioWriter, open_audio
     from cunet.errors import CunetError
 
     with open_audio(path, backend) as source, ExitStack() as stack:

@@ -27,9 +27,9 @@ def format_info(info, config) -> str:
 
 def run(args) -> int:
     from cunet.config import DEFAULT_CONFIG, load_config
-    from cunet.model_info import model_info
-    from cunet.modelio import load_model
-    from cunet.models import build_model
+    from cunet.model.info import model_info
+    from cunet.model.files import load_model
+    from cunet.model.unet import build_model
 
     if args.model:
         model, config = load_model(args.model)

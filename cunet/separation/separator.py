@@ -3,11 +3,11 @@
 The pipeline for a signal x (samples, channels) at rate r:
 
 1. Each channel is resampled to the model rate and turned into normalized magnitudes with the
-   shared front end (`cunet.spectral.model_magnitude_numpy`); the stereo image is kept because every
+   shared front end (`cunet.audio.spectral.model_magnitude_numpy`); the stereo image is kept because every
    channel gets its own mask.
 2. Magnitudes are cut into `patch.frames`-frame patches overlapping by `overlap` (25 % by
    default) on a grid fixed to the start of the signal; the model's sigmoid mask (layer
-   `cunet.models.MASK_LAYER`) is computed in batches in inference mode, and the patch masks
+   `cunet.model.unet.MASK_LAYER`) is computed in batches in inference mode, and the patch masks
    are overlap-added with trapezoidal weights (linear ramps over the overlap), the summed
    weights asserted positive, then divided: no seams.
 3. Full band: the mask is mapped onto an STFT of the *input* at its own rate, with a window
@@ -18,7 +18,7 @@ The pipeline for a signal x (samples, channels) at rate r:
    follow the instrument they belong to instead of being cut. The masked input STFT is
    inverted at rate r: output has the input's bandwidth, rate, channels and length. A mask of
    1 returns the input (to float precision), a mask of 0 silence.
-4. Optional Wiener post-filter (`cunet.wiener`) across the requested instruments plus the
+4. Optional Wiener post-filter (`cunet.separation.wiener`) across the requested instruments plus the
    rest of the mixture: power-ratio gains, then (by default one) EM step of the multichannel
    Wiener filter, whose spatial covariances are estimated per block.
 5. Long inputs are processed in blocks of `block_seconds` of input STFT frames; each block
@@ -40,12 +40,12 @@ from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from cunet.audio import ArraySource, AudioSource, check_audio_array, resample
+from cunet.audio.files import ArraySource, AudioSource, check_audio_array, resample
 from cunet.config import Config
 from cunet.errors import CunetError
-from cunet.instruments import InstrumentSpec, parse_spec
-from cunet.mask_head import split_mask_model
-from cunet.spectral import input_stft_settings
+from cunet.separation.instruments import InstrumentSpec, parse_spec
+from cunet.kernels.mask_head import split_mask_model
+from cunet.audio.spectral import input_stft_settings
 
 RESIDUAL = "residual"
 DEFAULT_MODEL_FILE = "cunet-default.keras"
@@ -53,7 +53,7 @@ DEFAULT_MODEL_FILE = "cunet-default.keras"
 
 def default_model_path() -> Path:
     """Where the embedded default model lives (`cunet/pretrained/cunet-default.keras`)."""
-    return Path(__file__).resolve().parent / "pretrained" / DEFAULT_MODEL_FILE
+    return Path(__file__).resolve().parent.parent / "pretrained" / DEFAULT_MODEL_FILE
 
 
 def resolve_model_path(model: Union[None, str, Path]) -> Path:
@@ -88,7 +88,7 @@ class Separator:
 
     Args:
         model: a cunet `keras.Model` (C-U-Net or dedicated U-Net) with a layer named
-            `cunet.models.MASK_LAYER`.
+            `cunet.model.unet.MASK_LAYER`.
         config: its `Config` (rate, STFT, patch shape, instrument order).
         overlap: fraction of a patch shared with the next one (0 <= overlap < 1).
         batch_size: patches per model call.
@@ -115,7 +115,7 @@ class Separator:
     ):
         import keras
 
-        from cunet.models import MASK_LAYER
+        from cunet.model.unet import MASK_LAYER
 
         if not 0 <= overlap < 1:
             raise CunetError(f"overlap must be in [0, 1), got {overlap}")
@@ -141,7 +141,7 @@ class Separator:
     @classmethod
     def load(cls, model: Union[None, str, Path] = None, **kwargs) -> "Separator":
         """Load a saved cunet model (None: the embedded default model) safely."""
-        from cunet.modelio import load_model
+        from cunet.model.files import load_model
 
         keras_model, config = load_model(resolve_model_path(model))
         return cls(keras_model, config, **kwargs)
@@ -240,7 +240,7 @@ class Separator:
 
     def _mask_function(self):
         """`mask_model` in inference mode, traced once as a graph (any batch size), its mask
-        block in the faster folded form of `cunet.mask_head` when the model has one."""
+        block in the faster folded form of `cunet.kernels.mask_head` when the model has one."""
         if self._compiled is None or self._compiled[0] is not self.mask_model:
             import keras
             import tensorflow as tf
@@ -278,7 +278,7 @@ class Separator:
 
     def _patch_masks(self, source, grid, q_a, q_b, conditions) -> list[np.ndarray]:
         """Masks of patches q_a..q_b for each spec: (q_b - q_a + 1, channels, freq_bins, frames)."""
-        import cunet.spectral as spectral
+        import cunet.audio.spectral as spectral
 
         a = self.config.audio
         frames, bins = self.config.patch.frames, self.config.patch.freq_bins
@@ -427,7 +427,7 @@ class Separator:
         """Input frames u0..u1-1: the input STFT times the block's `masks`, inverted.
         Returns (u0, u1, x, [(channels, (u1 - u0 - 1) * hop + n_fft) per spec]) where x is
         the block's input (samples, channels); blocks are independent until `_stitch`."""
-        import cunet.spectral as spectral
+        import cunet.audio.spectral as spectral
 
         n_fft, hop = grid.n_fft_in, grid.hop_in
         pad = n_fft - hop
@@ -465,7 +465,7 @@ class Separator:
         """Wiener post-filter of one block: the requested estimates plus the rest of the mixture
         share the input STFT (C, U, K) by power, then `wiener_iterations` EM steps refine them
         with each source's spatial covariance (estimated over the block)."""
-        from cunet.wiener import expectation_maximization, wiener_gains
+        from cunet.separation.wiener import expectation_maximization, wiener_gains
 
         magnitude = np.abs(spectrum)
         rest = np.maximum(0.0, 1.0 - sum(masks))

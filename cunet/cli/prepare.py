@@ -21,8 +21,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from cunet.audio import resolve_backend
-    from cunet.cache import prepare_cache
+    from cunet.audio.files import resolve_backend
+    from cunet.training.cache import prepare_cache
     from cunet.config import DEFAULT_CONFIG, load_config
     from cunet.errors import CunetError
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from cunet.models import CONTROL_LAYER
+from cunet.model.unet import CONTROL_LAYER
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ def example_path():
 
 
 def _fallback(reason: str) -> int:
-    from cunet.commands.info import format_info
+    from cunet.cli.info import format_info
     from cunet.config import DEFAULT_CONFIG, load_config
-    from cunet.model_info import model_info
-    from cunet.models import build_model
+    from cunet.model.info import model_info
+    from cunet.model.unet import build_model
 
     print(f"cunet demo: {reason}")
     print("cunet demo: showing the default (untrained) model instead:\n")
@@ -40,7 +40,7 @@ def plot_spectrograms(path, mixture, estimate, rate: int, title: str) -> None:
     import numpy as np
 
     from cunet.fileio import atomic_path
-    import cunet.spectral as spectral
+    import cunet.audio.spectral as spectral
 
     n_fft = 2048 if rate > 16000 else 1024
     hop = n_fft // 4
@@ -71,9 +71,9 @@ def plot_spectrograms(path, mixture, estimate, rate: int, title: str) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from cunet.audio import input_name, read_audio, write_audio
+    from cunet.audio.files import input_name, read_audio, write_audio
     from cunet.errors import CunetError
-    from cunet.separator import RESIDUAL, Separator
+    from cunet.separation.separator import RESIDUAL, Separator
 
     try:
         separator = Separator.load(args.model)

@@ -1,7 +1,7 @@
 """The training and validation input pipelines: `tf.data` graphs of TensorFlow ops only.
 
 The pipelines move waveforms: the magnitude STFTs are computed in the training step, on the
-device that trains (`cunet.training_step`), with the `cunet.spectral` front end separation
+device that trains (`cunet.training.step`), with the `cunet.audio.spectral` front end separation
 uses. Elements (B = batch size, L = `chunk_samples(config)`, whose STFT has exactly
 `config.patch.frames` frames, S = number of instruments):
 
@@ -14,7 +14,7 @@ How a batch is made (all vectorized over the batch, no per-example map):
 
 1. `sample_draws` draws, from one stateless seed, per example and stem a track, an offset
    (a multiple of `block`, the gcd of hop and n_fft), a linear gain and the condition;
-   see the module `cunet.conditions` and the `config.data` fields for the augmentations.
+   see the module `cunet.training.conditions` and the `config.data` fields for the augmentations.
 2. `render` gathers the (B, S, L) stem chunks from the cache held in memory as one tensor
    and forms mixture = sum_i g_i s_i and target = sum_i c_i g_i s_i (the STFT is linear, so
    the target's magnitude is that of the conditioned sum of stems). `render` is compiled
@@ -34,9 +34,9 @@ from typing import Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from cunet import spectral
-from cunet.cache import Cache, CacheError, open_cache
-from cunet.conditions import condition_table
+from cunet.audio import spectral
+from cunet.training.cache import Cache, CacheError, open_cache
+from cunet.training.conditions import condition_table
 from cunet.config import Config
 
 

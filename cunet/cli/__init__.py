@@ -1,4 +1,4 @@
-"""The `cunet` command line: one entry point, one module per subcommand in `cunet.commands`.
+"""The `cunet` command line: one entry point, one module per subcommand in `cunet.cli`.
 
 Each command module defines `HELP`, `add_arguments(parser)` and `run(args) -> int`, and
 imports TensorFlow only inside `run`, so `cunet --help` is instant. A `CunetError` (bad
@@ -19,7 +19,7 @@ COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"cunet.commands.{name}")
+    return importlib.import_module(f"cunet.cli.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from cunet.baselines import (
+from cunet.evaluation.baselines import (
     IRM,
     MIXTURE,
     ideal_ratio_mask_estimates,
@@ -36,7 +36,7 @@ from cunet.baselines import (
 from cunet.config import AudioConfig, load_config
 from cunet.errors import CunetError
 from cunet.fileio import atomic_path, atomic_write_text
-from cunet.spectral import input_stft_settings
+from cunet.audio.spectral import input_stft_settings
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 SOURCES = ("vocals", "drums", "bass", "other")  # MUSDB18's sources; "other" is the paper's "rest"
@@ -135,7 +135,7 @@ def file_digest(path: Path) -> str:
 
 
 def _load_separator(path: Path):
-    from cunet.separator import Separator
+    from cunet.separation.separator import Separator
 
     if not Path(path).is_file():
         raise EvaluationError(f"model file not found: {path}")

@@ -1,6 +1,6 @@
 """The U-Net and the Conditioned U-Net, built in loops from a `Config`.
 
-Convolutions are Keras' layers in the forms `cunet.convolutions` picks for speed on CPU.
+Convolutions are Keras' layers in the forms `cunet.kernels.convolutions` picks for speed on CPU.
 Both models map a magnitude patch (batch, freq_bins, frames, 1) to an estimate of the same
 shape: a sigmoid mask (the layer named "mask") times the input. The C-U-Net has a second
 input, the condition vector (batch, n_instruments), which the control network turns into
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import keras
 
-from cunet.batchnorm import FusedBatchNorm
+from cunet.kernels.batchnorm import FusedBatchNorm
 from cunet.config import Config
-from cunet.convolutions import StridedConv2D, StridedConv2DTranspose
-from cunet.layers import ControlNetwork, FiLM
+from cunet.kernels.convolutions import StridedConv2D, StridedConv2DTranspose
+from cunet.model.layers import ControlNetwork, FiLM
 
 MASK_LAYER = "mask"
 CONTROL_LAYER = "control"

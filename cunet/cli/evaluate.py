@@ -54,7 +54,7 @@ def _named_models(values) -> list:
 def _dedicated_paths(values) -> dict:
     from pathlib import Path
 
-    from cunet.evaluation import SOURCES, EvaluationError
+    from cunet.evaluation.harness import SOURCES, EvaluationError
 
     paths = {}
     for value in values:
@@ -72,8 +72,8 @@ def _dedicated_paths(values) -> dict:
 def run(args) -> int:
     from pathlib import Path
 
-    from cunet import evaluation as ev
-    from cunet.baselines import BASELINES
+    from cunet.evaluation import harness as ev
+    from cunet.evaluation.baselines import BASELINES
 
     targets = ev.check_targets(_split(args.targets))
     baselines = _split(args.baselines)

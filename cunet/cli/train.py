@@ -37,7 +37,7 @@ def add_arguments(parser) -> None:
 def resolved_config(args):
     """The config of `--config` with the command-line overrides applied."""
     from cunet.config import DEFAULT_CONFIG, load_config
-    from cunet.training import TrainingError
+    from cunet.training.run import TrainingError
 
     config = load_config(args.config or DEFAULT_CONFIG)
     overrides = {
@@ -67,7 +67,7 @@ def resolved_config(args):
 def run(args) -> int:
     import sys
 
-    from cunet.training import train
+    from cunet.training.run import train
 
     config = resolved_config(args)
     result = train(

@@ -59,7 +59,7 @@ def load_model(path: Union[str, Path], compile: bool = False):
     """Load `(model, config)` from a cunet `.keras` file with Keras' safe mode on."""
     import keras
 
-    import cunet.models  # noqa: F401  (registers every custom layer the models use)
+    import cunet.model.unet  # noqa: F401  (registers every custom layer the models use)
 
     config = read_model_config(path)
     try:

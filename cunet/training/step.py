@@ -1,7 +1,7 @@
 """What the training step adds around a model: the spectral front end and the loss.
 
-The input pipeline (`cunet.data`) moves waveform chunks; their magnitude STFTs are computed
-inside the training step, on the device that trains, through the same `cunet.spectral`
+The input pipeline (`cunet.training.data`) moves waveform chunks; their magnitude STFTs are computed
+inside the training step, on the device that trains, through the same `cunet.audio.spectral`
 functions separation uses. A GPU then does the FFTs, and the CPU pipeline only gathers and
 mixes samples.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import keras
 
-from cunet import spectral
+from cunet.audio import spectral
 from cunet.config import AudioConfig, Config
-from cunet.models import compile_model
+from cunet.model.unet import compile_model
 
 
 class MagnitudePatch(keras.layers.Layer):
@@ -57,7 +57,7 @@ class PatchLoss(keras.losses.Loss):
 
 
 def waveform_model(model: keras.Model, config: Config, **compile_kwargs) -> keras.Model:
-    """`model` (on magnitude patches) behind the front end, for `fit` on `cunet.data` batches.
+    """`model` (on magnitude patches) behind the front end, for `fit` on `cunet.training.data` batches.
 
     Inputs "mixture" (batch, samples) and, for a C-U-Net, "condition" (batch, instruments);
     output the model's estimate patch. The weights are `model`'s own. It comes compiled with

@@ -1,13 +1,13 @@
 """Training a U-Net or C-U-Net from a stem cache: strategy, callbacks, run directory.
 
 `train(config, cache_dir, run_dir)` builds the model of `config` under a `tf.distribute`
-strategy, feeds it `cunet.data.training_dataset` / `validation_dataset` and writes into
+strategy, feeds it `cunet.training.data.training_dataset` / `validation_dataset` and writes into
 `run_dir`:
 
 - `config.yaml` (the resolved config), `run.json` (command line, cunet/TF/Keras versions,
   strategy, replicas; one entry per start, so a resumed run shows its restarts);
 - `last.keras` (end of every epoch) and `best.keras` (lowest validation loss), written
-  atomically with `cunet.modelio.save_model` so each carries its config;
+  atomically with `cunet.model.files.save_model` so each carries its config;
 - `training.csv` (one row per finished epoch), `logs/` (TensorBoard);
 - `resume/` (weights + optimizer state and the callbacks' counters of the last finished
   epoch): the same command started again after a crash, even a SIGKILL, continues from
@@ -266,13 +266,13 @@ def _make_callbacks():
     """The callback classes, defined on first use so importing this module stays light."""
     import keras
 
-    from cunet.modelio import save_model
+    from cunet.model.files import save_model
 
     class ModelCheckpoints(keras.callbacks.Callback):
         """Saves `model` (the U-Net inside the trained waveform model) as `last.keras` every
         epoch and as `best.keras` on a new lowest `monitor`.
 
-        Files are written atomically through `cunet.modelio.save_model` (config embedded).
+        Files are written atomically through `cunet.model.files.save_model` (config embedded).
         `best` is restored by `RunState` when a run resumes.
         """
 
@@ -463,11 +463,11 @@ def read_resume_state(run_dir: Union[str, Path]) -> Optional[dict]:
 
 def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False):
     """(model, trainer) a run starts from: the U-Net or C-U-Net of `config` and the compiled
-    `cunet.training_step.waveform_model` around it that `fit` trains on waveform batches;
+    `cunet.training.step.waveform_model` around it that `fit` trains on waveform batches;
     fresh, or restored from a resume `state` (weights, optimizer variables and learning
     rate). Call it in the strategy's scope."""
-    from cunet.models import build_model
-    from cunet.training_step import waveform_model
+    from cunet.model.unet import build_model
+    from cunet.training.step import waveform_model
 
     model = build_model(config, compile=False)
     trainer = waveform_model(model, config, jit_compile=bool(jit))
@@ -501,8 +501,8 @@ def train(
     import keras
     import tensorflow as tf
 
-    from cunet import data
-    from cunet.cache import open_cache
+    from cunet.training import data
+    from cunet.training.cache import open_cache
 
     t = config.training
     for key in ("batch_size", "steps_per_epoch", "epochs"):

@@ -12,8 +12,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from cunet.errors import CunetError
-    from cunet.film_analysis import film_parameters, film_summary, write_film_report
-    from cunet.modelio import load_model
+    from cunet.model.film_analysis import film_parameters, film_summary, write_film_report
+    from cunet.model.files import load_model
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

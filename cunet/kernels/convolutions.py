@@ -13,7 +13,7 @@ runs two of their shapes far below its usual speed on CPU (docs/BENCHMARKS.md):
 
 `StridedConv2D` and `StridedConv2DTranspose` are Keras' layers with the same weights,
 configuration, outputs and gradients, which take these forms for such shapes on the
-TensorFlow backend. `cunet.mask_head` uses the sub-pixel form at inference.
+TensorFlow backend. `cunet.kernels.mask_head` uses the sub-pixel form at inference.
 """
 
 from __future__ import annotations

@@ -24,18 +24,10 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from cunet.errors import CunetError
-from cunet.fileio import atomic_path
-
-AUDIO_SUFFIXES = (
-    ".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".mp4", ".aac", ".opus", ".aiff",
-    ".aif", ".wma", ".webm", ".mka",
+from cunet.audio.formats import (  # noqa: F401 (re-exported)
+    AUDIO_SUFFIXES, BACKENDS, WRITE_FORMATS, AudioError, input_name, is_audio_file, output_format,
 )
-WRITE_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24")}
-
-
-class AudioError(CunetError):
-    """An audio file is missing, unreadable, truncated, empty or holds NaN/Inf samples."""
-
+from cunet.fileio import atomic_path
 
 def resample(x, from_rate: int, to_rate: int, quality: str = "HQ") -> np.ndarray:
     """Resample with soxr at `quality` ("HQ", "VHQ"). x (samples,) or (samples, channels) -> same rank, float32.
@@ -50,19 +42,6 @@ def resample(x, from_rate: int, to_rate: int, quality: str = "HQ") -> np.ndarray
     import soxr
 
     return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality=quality), np.float32)
-
-
-def is_audio_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES
-
-
-def input_name(path: Union[str, Path]) -> str:
-    """The name outputs of `path` are filed under: `song.mp3` -> `song`, `x.stem.mp4` -> `x`."""
-    name = Path(path).name
-    for suffix in (".stem.mp4",) + AUDIO_SUFFIXES:
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem or name
 
 
 class AudioSource:
@@ -205,9 +184,6 @@ def probe_audio(path: Union[str, Path]) -> tuple[int, int, Optional[int]]:
     return info.samplerate, info.channels, info.frames
 
 
-BACKENDS = ("auto", "soundfile", "tfio")
-
-
 def resolve_backend(name: str) -> str:
     """The decoding backend to use for `name` ("auto", "soundfile" or "tfio"); resampling is soxr for all.
 
@@ -306,13 +282,6 @@ def check_audio_array(audio, sample_rate) -> np.ndarray:
             raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     x = x.astype(np.float32, copy=False)
     return _check_finite(x, "input")
-
-
-def output_format(fmt: str) -> tuple[str, str]:
-    try:
-        return WRITE_FORMATS[fmt]
-    except KeyError:
-        raise CunetError(f"unknown output format {fmt!r} (choose from {', '.join(WRITE_FORMATS)})") from None
 
 
 class AudioWriter:

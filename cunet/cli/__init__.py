@@ -1,7 +1,8 @@
 """The `cunet` command line: one entry point, one module per subcommand in `cunet.cli`.
 
-Each command module defines `HELP`, `add_arguments(parser)` and `run(args) -> int`, and
-imports TensorFlow only inside `run`, so `cunet --help` is instant. A `CunetError` (bad
+Each command module defines `HELP`, `add_arguments(parser)` (options shared by several
+commands come from `cunet.cli.options`) and `run(args) -> int`, and imports TensorFlow only
+inside `run`, so `cunet --help` is instant. A `CunetError` (bad
 input) becomes one line on stderr and exit code 2.
 """
 
@@ -32,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         try:
             module = _command_module(name)
-        except ModuleNotFoundError:
-            continue
+        except ImportError as exc:  # a broken install or command module: never a silently missing command
+            raise ImportError(f"cunet: the {name!r} command cannot be loaded: {exc}") from exc
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(run=module.run)

@@ -6,8 +6,10 @@ EXAMPLE = "bloom-lights-12s.ogg"
 
 
 def add_arguments(parser) -> None:
+    from cunet.cli import options
+
     parser.add_argument("--out-dir", default="demo-output", help="where the demo writes its files (default demo-output/)")
-    parser.add_argument("--model", help="a trained cunet .keras model (default: the embedded model)")
+    options.add_model(parser)
     parser.add_argument("--input", help="another song to use instead of the bundled example")
 
 

@@ -4,15 +4,16 @@ HELP = "score models on MUSDB18 with museval (SDR/SIR/SAR/ISR), with mixture flo
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--musdb-root", required=True, metavar="DIR", help="MUSDB18 (or MUSDB18-HQ with --is-wav) root")
-    parser.add_argument("--is-wav", action="store_true", help="the root is MUSDB18-HQ (wav folders), not .stem.mp4")
-    parser.add_argument("--subset", default="test", choices=("test", "train"), help="subset to score (default: test)")
+    from cunet.cli import options
+
+    options.add_musdb(parser, "MUSDB18 (or MUSDB18-HQ with --is-wav) root")
+    options.add_subset(parser, "test", "score")
     parser.add_argument("--tracks", type=int, metavar="N", help="score only the first N tracks (sorted by name)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (re-running resumes)")
-    parser.add_argument(
-        "--model", action="append", default=[], metavar="[NAME=]PATH",
+    options.add_model(
+        parser, action="append", default=[], metavar="[NAME=]PATH",
         help="a saved cunet model (.keras); repeatable; the method is named after the file "
-        "(or its folder for model.keras) unless NAME= is given",
+        "(or its folder for best.keras) unless NAME= is given",
     )
     parser.add_argument(
         "--dedicated", action="append", default=[], metavar="INSTRUMENT=PATH",

@@ -4,9 +4,11 @@ HELP = "print a model's parameter counts (U-Net and control parts), input shapes
 
 
 def add_arguments(parser) -> None:
+    from cunet.cli import options
+
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--config", help="config name (e.g. cunet-simple-dense) or YAML path")
-    source.add_argument("--model", help="a saved cunet .keras model")
+    options.add_config(source)
+    options.add_model(source, help="a saved cunet .keras model (instead of --config)")
 
 
 def format_info(info, config) -> str:

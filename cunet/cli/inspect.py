@@ -4,7 +4,9 @@ HELP = "tabulate and plot the FiLM gamma/beta of each instrument condition of a 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, metavar="PATH", help="a saved C-U-Net model (.keras)")
+    from cunet.cli import options
+
+    options.add_model(parser, help="a saved C-U-Net model (.keras)", required=True)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for film.csv and the plots")
 
 

@@ -4,19 +4,15 @@ HELP = "cache MUSDB18 (or MUSDB18-HQ) stems, mono at the config's rate, for `cun
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--musdb-root", required=True, metavar="DIR",
-                        help="MUSDB18 root (holding train/ and test/)")
-    parser.add_argument("--is-wav", action="store_true",
-                        help="the root is MUSDB18-HQ (a folder of wav stems per track)")
-    parser.add_argument("--config", default=None, metavar="NAME_OR_PATH",
-                        help="config name or YAML path (default: cunet-simple-dense)")
+    from cunet.cli import options
+
+    options.add_musdb(parser)
+    options.add_config(parser)
     parser.add_argument("--out", required=True, metavar="CACHE_DIR", help="cache folder to write")
-    parser.add_argument("--subset", default="train", choices=("train", "test"),
-                        help="MUSDB18 subset to cache (default: train, split into train/valid)")
+    options.add_subset(parser, "train", "cache, split into train/valid when it is train")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="cache only the first N tracks (by name)")
-    parser.add_argument("--audio-backend", default="auto", choices=("auto", "soundfile", "tfio"),
-                        help="decoder for MUSDB18-HQ wav stems (tfio needs cunet[tfio]; default auto)")
+    options.add_audio_backend(parser, "MUSDB18-HQ wav stems")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -6,29 +6,23 @@ HELP = "separate instruments from song files: writes OUT_DIR/<song>/<instrument>
 
 
 def add_arguments(parser) -> None:
+    from cunet.cli import options
+
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders of audio files")
-    parser.add_argument("--model", help="a trained cunet .keras model (default: the embedded model)")
-    parser.add_argument(
-        "--instrument",
-        "-i",
-        action="append",
-        required=True,
-        metavar="SPEC",
-        help="what to separate: a name (vocals), a sum (vocals+drums) or weighted (vocals=0.5); repeatable",
-    )
+    options.add_model(parser)
+    options.add_instrument(parser)
     parser.add_argument("--residual", action="store_true", help="also write residual.<format>: the song minus the estimates")
     parser.add_argument("--wiener", action="store_true", help="Wiener post-filter across the requested instruments")
     parser.add_argument("--wiener-iterations", type=int, default=1, metavar="N",
                         help="EM steps of the multichannel Wiener filter (default 1; 0: power-ratio masks only)")
     parser.add_argument("--out-dir", "-o", required=True, help="output folder")
-    parser.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format (default wav, 32-bit float)")
+    options.add_format(parser)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     existing.add_argument("--skip-existing", action="store_true",
                           help="skip inputs whose outputs all exist (resume an interrupted batch)")
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
-    parser.add_argument("--audio-backend", default="auto", choices=("auto", "soundfile", "tfio"),
-                        help="decoder for the inputs: soundfile/ffmpeg or tensorflow-io (cunet[tfio]; default auto)")
+    options.add_audio_backend(parser, "the inputs")
     parser.add_argument("--block-seconds", type=float, default=10.0, help="seconds per processing block (bounds memory)")
 
 

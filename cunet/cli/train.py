@@ -4,9 +4,9 @@ HELP = "train a C-U-Net (or a dedicated U-Net) on a cache made by `cunet prepare
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default=None, metavar="NAME_OR_PATH",
-                        help="config name or YAML path (default: cunet-simple-dense); "
-                             "a dedicated U-Net config names its target instrument")
+    from cunet.cli import options
+
+    options.add_config(parser, "; a dedicated U-Net config names its target instrument")
     parser.add_argument("--data", required=True, metavar="CACHE_DIR",
                         help="stem cache written by `cunet prepare` with the same config")
     parser.add_argument("--out", required=True, metavar="RUN_DIR",
@@ -23,10 +23,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mixed-precision", action="store_true",
                         help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
-    parser.add_argument("--strategy", default="auto",
-                        choices=("auto", "default", "mirrored", "multiworker"),
-                        help="tf.distribute strategy: auto picks multiworker when TF_CONFIG names "
-                             "several workers, mirrored on several GPUs, else default")
+    options.add_strategy(parser)
     parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                         help="stop after the last epoch that fits in this wall time; "
                              "the same command continues the run later")

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from cunet.audio.files import read_audio, resample
+from cunet.audio.reading import read_audio
+from cunet.audio.resample import resample
 from cunet.audio.tfio import tfio_status
 
 RATE, MODEL_RATE = 44100, 8192

@@ -39,7 +39,7 @@ MUSDB_MINI = Path(__file__).resolve().parents[2] / "shared" / "musdb-mini"
 
 
 def three_minutes() -> tuple[np.ndarray, str]:
-    from cunet.audio.files import read_audio
+    from cunet.audio.reading import read_audio
 
     tracks = sorted((MUSDB_MINI / "test").glob("*.stem.mp4")) + sorted((MUSDB_MINI / "train").glob("*.stem.mp4"))
     need = 180 * RATE

@@ -1,4 +1,4 @@
-"""cunet.audio.files: reading any format, atomic writing, resampling, bad files."""
+"""cunet.audio: reading any format, atomic writing, resampling, bad files."""
 
 import shutil
 import subprocess
@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cunet.audio.files import (
-    ArraySource,
-    AudioError,
-    check_audio_array,
-    input_name,
-    read_audio,
-    resample,
-    write_audio,
-)
+from cunet.audio.formats import AudioError, input_name
+from cunet.audio.reading import ArraySource, check_audio_array, read_audio
+from cunet.audio.resample import resample
+from cunet.audio.writing import write_audio
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cunet.audio.files import open_audio, read_audio, resolve_backend
+from cunet.audio.reading import open_audio, read_audio, resolve_backend
 from cunet.audio.tfio import tfio_status
 from cunet.training.cache import open_cache, prepare_cache
 from cunet.cli import main

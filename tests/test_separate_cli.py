@@ -242,7 +242,7 @@ def test_musdb_mini_stem_file_end_to_end(tmp_path, model_file, musdb_mini, capsy
     argv = [str(track), "--model", str(model_file), "-i", "vocals", "--residual", "--wiener",
             "--out-dir", str(tmp_path / "out"), "--format", "flac"]
     assert main(argv) == 0, capsys.readouterr().err
-    from cunet.audio.files import read_audio
+    from cunet.audio.reading import read_audio
 
     mixture, rate = read_audio(track)  # stream 0 of the .stem.mp4
     folder = tmp_path / "out" / track.name[: -len(".stem.mp4")]

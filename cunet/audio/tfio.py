@@ -1,4 +1,4 @@
-"""The optional tensorflow-io audio backend (`pip install cunet[tfio]`).
+"""The optional tensorflow-io audio backend (`pip install '.[tfio]'` from a clone).
 
 tensorflow-io 0.37.1, its last release, loads its native ops only with TensorFlow 2.17.1;
 with newer TensorFlow the import fails or the ops do not load. `tfio_status()` tells which,
@@ -33,7 +33,7 @@ def tfio_status() -> tuple[bool, str]:
         if probe.shape[0] != 32:
             return False, f"tensorflow-io resample gave {probe.shape[0]} samples, expected 32"
     except ImportError:
-        return False, "tensorflow-io is not installed (pip install 'cunet[tfio]')"
+        return False, "tensorflow-io is not installed (pip install '.[tfio]' from a clone)"
     except Exception as exc:  # NotFoundError and friends when the shared libraries do not load
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         return False, f"tensorflow-io {tfio_version()} does not load with tensorflow {tf.__version__} ({first})"
@@ -47,10 +47,6 @@ def tfio_version() -> str:
         return version("tensorflow-io")
     except PackageNotFoundError:
         return "(not installed)"
-
-
-def tfio_can_read(path: Path) -> bool:
-    return Path(path).suffix.lower() in TFIO_SUFFIXES
 
 
 class TfioFile:

@@ -73,7 +73,9 @@ def plot_spectrograms(path, mixture, estimate, rate: int, title: str) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from cunet.audio.files import input_name, read_audio, write_audio
+    from cunet.audio.formats import input_name
+    from cunet.audio.reading import read_audio
+    from cunet.audio.writing import write_audio
     from cunet.errors import CunetError
     from cunet.separation.separator import RESIDUAL, Separator
 

@@ -17,7 +17,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from cunet.audio.files import resolve_backend
+    from cunet.audio.reading import resolve_backend
     from cunet.training.cache import prepare_cache
     from cunet.config import DEFAULT_CONFIG, load_config
     from cunet.errors import CunetError

@@ -33,7 +33,7 @@ def collect_inputs(inputs, out_dir=None) -> list:
     """
     from pathlib import Path
 
-    from cunet.audio.files import is_audio_file
+    from cunet.audio.formats import is_audio_file
     from cunet.errors import CunetError
 
     skip = Path(out_dir).resolve() if out_dir is not None else None
@@ -62,7 +62,7 @@ def plan_outputs(files, names, out_dir, fmt, overwrite, skip_existing=False) -> 
     """
     from pathlib import Path
 
-    from cunet.audio.files import input_name
+    from cunet.audio.formats import input_name
     from cunet.errors import CunetError
 
     out_dir = Path(out_dir)
@@ -106,7 +106,8 @@ def _check_finite_file(path, source) -> None:
     """Float files can hold NaN/Inf: scan them before anything is written."""
     import numpy as np
 
-    from cunet.audio.files import AudioError, SoundFileSource
+    from cunet.audio.formats import AudioError
+    from cunet.audio.reading import SoundFileSource
 
     if isinstance(source, SoundFileSource) and source.file.subtype not in ("FLOAT", "DOUBLE"):
         return  # integer PCM and lossy codecs read by libsndfile cannot hold NaN or Inf
@@ -117,7 +118,7 @@ def _check_finite_file(path, source) -> None:
 
 
 def run(args) -> int:
-    from cunet.audio.files import open_audio, probe_audio, resolve_backend
+    from cunet.audio.reading import open_audio, probe_audio, resolve_backend
     from cunet.errors import CunetError
     from cunet.separation.separator import RESIDUAL, Separator
 
@@ -164,7 +165,8 @@ def separate_file(
 
     from tqdm import tqdm
 
-    from cunet.audio.files import AudioWriter, open_audio
+    from cunet.audio.reading import open_audio
+    from cunet.audio.writing import AudioWriter
     from cunet.errors import CunetError
 
     with open_audio(path, backend) as source, ExitStack() as stack:

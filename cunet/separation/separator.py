@@ -40,7 +40,8 @@ from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from cunet.audio.files import ArraySource, AudioSource, check_audio_array, resample
+from cunet.audio.reading import ArraySource, AudioSource, check_audio_array
+from cunet.audio.resample import resample
 from cunet.config import Config
 from cunet.errors import CunetError
 from cunet.separation.instruments import InstrumentSpec, parse_spec

@@ -102,11 +102,11 @@ def discover_tracks(root: Union[str, Path], is_wav: bool, subset: str = "train")
 def read_stems(track: TrackSource, backend: str = "soundfile") -> tuple[dict, int]:
     """Read a track's four stems: ({name: (samples, channels) float32}, rate).
 
-    `backend` ("soundfile" or "tfio", see `cunet.audio.files.resolve_backend`) decodes wav stems.
+    `backend` ("soundfile" or "tfio", see `cunet.audio.reading.resolve_backend`) decodes wav stems.
     """
     try:
         if track.is_wav:
-            from cunet.audio.files import read_audio
+            from cunet.audio.reading import read_audio
 
             stems, rates = {}, set()
             for name in MUSDB_STEMS:
@@ -137,7 +137,7 @@ def read_stems(track: TrackSource, backend: str = "soundfile") -> tuple[dict, in
 
 def track_array(stems: dict, rate: int, config: Config) -> np.ndarray:
     """Downmix and resample stems to (samples, n_instruments) float32 in config order."""
-    from cunet.audio.files import resample
+    from cunet.audio.resample import resample
 
     columns = []
     for name in config.instruments:

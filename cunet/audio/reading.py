@@ -1,10 +1,10 @@
-"""Audio in and out: read any format to (samples, channels) float32, write atomically, resample.
+"""Reading audio: any format to (samples, channels) float32, whole or block by block.
 
 Arrays are always shaped (samples, channels), float32, at the file's own rate and channel
-count: nothing is downmixed, resampled or truncated on the way in or out. Files that
-libsndfile reads (wav, flac, ogg, mp3, aiff, ...) are read directly; anything else (m4a,
-.stem.mp4, opus, ...) is decoded by an `ffmpeg` subprocess to raw float32 at its native rate
-and channel count (for multi-stream files such as .stem.mp4, the first audio stream: the
+count: nothing is downmixed, resampled or truncated on the way in. Files that libsndfile
+reads (wav, flac, ogg, mp3, aiff, ...) are read directly; anything else (m4a, .stem.mp4,
+opus, ...) is decoded by an `ffmpeg` subprocess to raw float32 at its native rate and
+channel count (for multi-stream files such as .stem.mp4, the first audio stream: the
 mixture). Long files are read through `open_audio`, a random-access `AudioSource`, so they
 never need to fit in memory.
 """
@@ -23,25 +23,9 @@ from typing import Iterator, Optional, Union
 
 import numpy as np
 
+from cunet.audio.formats import BACKENDS, AudioError
+from cunet.audio.tfio import TFIO_SUFFIXES
 from cunet.errors import CunetError
-from cunet.audio.formats import (  # noqa: F401 (re-exported)
-    AUDIO_SUFFIXES, BACKENDS, WRITE_FORMATS, AudioError, input_name, is_audio_file, output_format,
-)
-from cunet.fileio import atomic_path
-
-def resample(x, from_rate: int, to_rate: int, quality: str = "HQ") -> np.ndarray:
-    """Resample with soxr at `quality` ("HQ", "VHQ"). x (samples,) or (samples, channels) -> same rank, float32.
-
-    The output has about samples * to_rate / from_rate samples; equal rates return a copy.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if int(from_rate) == int(to_rate):
-        return x.copy()
-    if x.shape[0] == 0:
-        return np.zeros((0,) + x.shape[1:], np.float32)
-    import soxr
-
-    return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality=quality), np.float32)
 
 
 class AudioSource:
@@ -233,7 +217,7 @@ def open_audio(path: Union[str, Path], backend: str = "soundfile") -> Iterator[A
     """
     path = Path(path)
     rate, channels, frames = probe_audio(path)
-    if backend == "tfio" and path.suffix.lower() in (".wav", ".flac", ".mp3", ".ogg"):
+    if backend == "tfio" and path.suffix.lower() in TFIO_SUFFIXES:
         yield TfioSource(path)
         return
     if frames is not None:
@@ -282,51 +266,3 @@ def check_audio_array(audio, sample_rate) -> np.ndarray:
             raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     x = x.astype(np.float32, copy=False)
     return _check_finite(x, "input")
-
-
-class AudioWriter:
-    """Write (samples, channels) blocks to `path` atomically: the file appears only on `close()`.
-
-    wav is written as 32-bit float (no clipping); flac as 24-bit PCM (clipped to [-1, 1]).
-    Use as a context manager; on an exception the partial file is removed.
-    """
-
-    def __init__(self, path: Union[str, Path], rate: int, channels: int, fmt: str = "wav"):
-        self.path = Path(path)
-        self.format, self.subtype = output_format(fmt)
-        self.rate, self.channels = int(rate), int(channels)
-
-    def __enter__(self):
-        import soundfile as sf
-
-        self._atomic = atomic_path(self.path, suffix=self.path.suffix)
-        tmp = self._atomic.__enter__()
-        try:
-            self.file = sf.SoundFile(
-                str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format
-            )
-        except Exception as exc:
-            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
-
-    def write(self, block: np.ndarray) -> None:
-        block = np.asarray(block, np.float32)
-        if self.subtype.startswith("PCM"):
-            block = np.clip(block, -1.0, 1.0)
-        self.file.write(block)
-
-    def __exit__(self, *exc):
-        self.file.close()
-        return self._atomic.__exit__(*exc)
-
-
-def write_audio(path: Union[str, Path], samples, rate: int, fmt: Optional[str] = None) -> Path:
-    """Write (samples, channels) or (samples,) to `path` (wav or flac, by `fmt` or suffix), atomically."""
-    path = Path(path)
-    x = np.asarray(samples, np.float32)
-    if x.ndim == 1:
-        x = x[:, None]
-    with AudioWriter(path, rate, x.shape[1], fmt or path.suffix.lstrip(".").lower() or "wav") as w:
-        w.write(x)
-    return path

@@ -12,6 +12,7 @@ import hashlib
 import json
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -102,6 +103,8 @@ class DataConfig:
 
     `conditions` lists the condition families: "one_hot" (one instrument), "sums" (two or
     more instruments), "all" (the all-ones vector) and "zero" (silence as target).
+    `storage` is how the training stems are held in memory: "float32", or "float16"/"int16"
+    at half the memory (`cunet.training.stembank`).
     """
 
     conditions: list[str] = field(default_factory=lambda: ["one_hot"])
@@ -110,7 +113,7 @@ class DataConfig:
     gain_db_range: list[float] = field(default_factory=lambda: [0.0, 0.0])
     valid_fraction: float = 0.2
     valid_offsets_per_track: int = 4
-    shuffle_buffer: int = 1024
+    storage: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,13 @@ _CHOICES = {
     "model.type": ("cunet", "unet"),
     "model.film": ("simple", "complex"),
     "model.control": ("dense", "cnn"),
+    "data.storage": ("float32", "float16", "int16"),
 }
 _CONDITION_FAMILIES = ("one_hot", "sums", "all", "zero")
+# Keys read with a DeprecationWarning and dropped, so older configs and model files still load.
+_DEPRECATED_KEYS = {
+    "data.shuffle_buffer": "it was never read: the pipeline draws its patches at random already",
+}
 
 
 def _check_type(value, hint, where: str):
@@ -225,11 +233,23 @@ def _validate(config: Config) -> Config:
     return config
 
 
+def _drop_deprecated(data: dict) -> dict:
+    """`data` without the keys of `_DEPRECATED_KEYS`, warning once per key found."""
+    for where, reason in _DEPRECATED_KEYS.items():
+        section, key = where.split(".")
+        values = data.get(section)
+        if isinstance(values, dict) and key in values:
+            data = {**data, section: {k: v for k, v in values.items() if k != key}}
+            warnings.warn(f"config key '{where}' is deprecated and ignored ({reason}); remove it",
+                          DeprecationWarning, stacklevel=3)
+    return data
+
+
 def config_from_dict(data: dict) -> Config:
     """Build a validated `Config` from a plain mapping (as read from YAML)."""
     if not isinstance(data, dict):
         raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
-    return _validate(_build(Config, data, ""))
+    return _validate(_build(Config, _drop_deprecated(data), ""))
 
 
 def packaged_config_dir():

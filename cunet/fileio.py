@@ -36,8 +36,3 @@ def atomic_path(path: Union[str, Path], suffix: str = "") -> Iterator[Path]:
 def atomic_write_text(path: Union[str, Path], text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
-
-
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)

@@ -1,4 +1,9 @@
+import warnings
+import zipfile
+from pathlib import Path
+
 import pytest
+import yaml
 
 from cunet.config import (
     Config,
@@ -9,6 +14,7 @@ from cunet.config import (
     save_config,
 )
 
+PRETRAINED_CONFIG = Path(__file__).resolve().parent.parent / "cunet" / "pretrained" / "config.yaml"
 PAPER_CONFIGS = [
     "unet-dedicated",
     "cunet-simple-dense",
@@ -92,3 +98,32 @@ def test_save_and_reload_round_trip(tmp_path):
     assert again == config
     assert again.training.epochs == 3
     assert not list(tmp_path.glob(".resolved.yaml.*"))
+
+
+def test_deprecated_shuffle_buffer_loads_with_a_warning_and_is_dropped(tmp_path):
+    # The shipped model's resolved config was written while data.shuffle_buffer existed.
+    with pytest.warns(DeprecationWarning, match=r"'data.shuffle_buffer' is deprecated and ignored"):
+        shipped = load_config(PRETRAINED_CONFIG)
+    assert sorted(shipped.instruments) == ["bass", "drums", "other", "vocals"]
+    assert "shuffle_buffer" not in shipped.to_dict()["data"]
+    save_config(shipped, tmp_path / "resolved.yaml")
+    assert "shuffle_buffer" not in (tmp_path / "resolved.yaml").read_text()
+
+    # The config embedded in the shipped model file holds it too.
+    with zipfile.ZipFile(PRETRAINED_CONFIG.parent / "cunet-default.keras") as archive:
+        embedded = yaml.safe_load(archive.read("cunet-config.yaml"))
+    assert "shuffle_buffer" in embedded["data"]
+    with pytest.warns(DeprecationWarning, match="shuffle_buffer"):
+        assert config_from_dict(embedded).to_dict()["data"] == shipped.to_dict()["data"]
+
+    data = load_config("tiny").to_dict()
+    data["data"]["shuffle_buffer"] = 16
+    with pytest.warns(DeprecationWarning, match="shuffle_buffer"):
+        assert config_from_dict(data) == load_config("tiny")
+
+
+def test_no_packaged_config_holds_a_deprecated_key():
+    for name in available_configs():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            load_config(name)

@@ -122,11 +122,3 @@ def to_patch(frames_by_bins, freq_bins: int):
     rank = len(x.shape)
     perm = list(range(rank - 2)) + [rank - 1, rank - 2]
     return tf.expand_dims(tf.transpose(x, perm), -1)
-
-
-def from_patch(patch):
-    """The model layout (..., freq_bins, frames, 1) -> (..., frames, freq_bins)."""
-    x = tf.squeeze(tf.convert_to_tensor(patch), -1)
-    rank = len(x.shape)
-    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
-    return tf.transpose(x, perm)

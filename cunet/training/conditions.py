@@ -50,14 +50,3 @@ def condition_table(families, n: int) -> tuple[np.ndarray, np.ndarray]:
     vectors = np.array(list(weights), dtype=np.float32).reshape(-1, n)
     probabilities = np.array(list(weights.values()), dtype=np.float64)
     return vectors, probabilities / probabilities.sum()
-
-
-def condition_name(vector, instruments) -> str:
-    """A readable name: "vocals", "bass+drums", "silence", "0.5*vocals"."""
-    parts = []
-    for value, name in zip(np.asarray(vector, dtype=float), instruments):
-        if value == 1.0:
-            parts.append(name)
-        elif value != 0.0:
-            parts.append(f"{value:g}*{name}")
-    return "+".join(parts) or "silence"

@@ -46,7 +46,7 @@ def test_film_symbolic_shape_and_config_round_trip():
 @pytest.mark.parametrize(
     "kind, units, sizes, expected_trainable",
     [
-        # GUIDE §1 control networks: the paper counts minus the dedicated U-Net's.
+        # The control networks of the paper configs: their models' counts minus the dedicated U-Net's.
         ("dense", [16, 64, 256], [1] * 6, 21_532),
         ("dense", [16, 256, 1024], [16, 32, 64, 128, 256, 512], 2_336_560),
         ("cnn", [16, 32, 64], [1] * 6, 11_388),

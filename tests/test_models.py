@@ -13,7 +13,8 @@ from cunet.model.info import model_info
 from cunet.model.files import ModelFileError, load_model, read_model_config, save_model
 from cunet.model.unet import MASK_LAYER, build_model, compile_model
 
-# GUIDE §1: (trainable, total) parameters computed from the original code's settings.
+# (trainable, total) parameters of the paper configs, computed from the settings of the original
+# implementation (github.com/gabolsgabs/cunet); total includes the BatchNorm statistics.
 PAPER_COUNTS = {
     "unet-dedicated": (9_823_315, 9_826_325),
     "cunet-simple-dense": (9_844_847, 9_848_497),

@@ -3,13 +3,17 @@
 import numpy as np
 import pytest
 
-from cunet.config import load_config
 from cunet.errors import CunetError
 from cunet.model.unet import build_model
+from cunet.separation.masks import TensorFlowMasks
 from cunet.separation.separator import Separator
 from cunet.separation.wiener import expectation_maximization, wiener_filter, wiener_gains
 
 RATES = [8000, 22050, 44100, 48000, 96000]
+
+
+def _separator(model, config, **kwargs):
+    return Separator(TensorFlowMasks(model, config), config, **kwargs)
 
 
 def _constant_mask_model(config, value):
@@ -22,18 +26,13 @@ def _constant_mask_model(config, value):
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return load_config("tiny")
-
-
-@pytest.fixture(scope="module")
 def ones(tiny):
-    return Separator(_constant_mask_model(tiny, 1), tiny)
+    return _separator(_constant_mask_model(tiny, 1), tiny)
 
 
 @pytest.fixture(scope="module")
 def zeros(tiny):
-    return Separator(_constant_mask_model(tiny, 0), tiny)
+    return _separator(_constant_mask_model(tiny, 0), tiny)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +94,7 @@ def test_shorter_than_one_stft_frame_keeps_its_length(ones, samples):
 
 
 def test_all_zero_input_gives_finite_silence(tiny, random_model):
-    sep = Separator(random_model, tiny)
+    sep = _separator(random_model, tiny)
     x = np.zeros((20000, 2), np.float32)
     for wiener in (False, True):
         out = sep.separate(x, 44100, ["vocals", "drums+bass"], residual=True, wiener=wiener)
@@ -116,12 +115,12 @@ def test_long_input_runs_in_blocks_equal_to_one_shot(tiny, random_model):
     # 10 minutes, mono, at the model rate: with 60 s blocks the block path is taken
     x = _noise(600, 8000, 1, seed=3)
     x *= np.sin(np.linspace(0, 40 * np.pi, len(x)))[:, None].astype(np.float32)  # vary the level
-    blocked = Separator(random_model, tiny, block_seconds=60.0)
+    blocked = _separator(random_model, tiny, block_seconds=60.0)
     blocks = blocked.block_count(len(x), 8000)
     assert blocks >= 10
     y_blocks = blocked.separate(x, 8000, ["vocals"], residual=True)
     assert blocked.last_block_count == blocks
-    one_shot = Separator(random_model, tiny, block_seconds=1e6)
+    one_shot = _separator(random_model, tiny, block_seconds=1e6)
     y_once = one_shot.separate(x, 8000, ["vocals"], residual=True)
     assert one_shot.last_block_count == 1
     assert np.std(y_once["vocals"] / (x + 1e-3 * np.sign(x) + 1e-9)) > 0.01  # a non-trivial mask
@@ -133,27 +132,25 @@ def test_long_input_runs_in_blocks_equal_to_one_shot(tiny, random_model):
 
 def test_small_blocks_with_resampling_equal_one_shot(tiny, random_model):
     x = _noise(8.0, 44100, 2, seed=5)
-    y_blocks = Separator(random_model, tiny, block_seconds=0.7).separate(x, 44100, ["other"])
-    y_once = Separator(random_model, tiny, block_seconds=1e6).separate(x, 44100, ["other"])
+    y_blocks = _separator(random_model, tiny, block_seconds=0.7).separate(x, 44100, ["other"])
+    y_once = _separator(random_model, tiny, block_seconds=1e6).separate(x, 44100, ["other"])
     scale = np.max(np.abs(y_once["other"]))
     np.testing.assert_allclose(y_blocks["other"], y_once["other"], atol=1e-5 * scale)
 
 
 class _ConditionProbe:
-    """Stands in for the mask model and records the condition vectors it receives."""
+    """A `MaskEstimator` that records the condition vectors it receives; masks 0.5."""
 
     def __init__(self):
         self.conditions = []
 
-    def __call__(self, inputs, training=False):
-        assert training is False
-        magnitude, condition = inputs
+    def __call__(self, patches, condition):
+        assert patches.ndim == 4 and patches.shape[-1] == 1
         self.conditions.append(np.array(condition))
-        return np.full(np.shape(magnitude), 0.5, np.float32)
+        return np.full(patches.shape[:3], 0.5, np.float32)
 
 
-def test_specs_reach_the_model_as_condition_vectors(tiny, random_model):
-    sep = Separator(random_model, tiny)
+def test_specs_reach_the_model_as_condition_vectors(tiny):
     expected = {
         "vocals+drums": [0, 1, 0, 1],  # order: bass, drums, other, vocals
         "vocals=0.5": [0, 0, 0, 0.5],
@@ -161,17 +158,16 @@ def test_specs_reach_the_model_as_condition_vectors(tiny, random_model):
     }
     for spec, vector in expected.items():
         probe = _ConditionProbe()
-        sep.mask_model = probe
-        out = sep.separate(_noise(0.5, 44100, 2), 44100, [spec])
+        out = Separator(probe, tiny).separate(_noise(0.5, 44100, 2), 44100, [spec])
         assert list(out) == [spec]
         assert probe.conditions, "the model was not called"
         for condition in probe.conditions:
-            np.testing.assert_array_equal(condition, np.tile(vector, (len(condition), 1)))
+            np.testing.assert_array_equal(condition, np.array(vector, np.float32))
 
 
 def test_dedicated_unet_separates_only_its_target(tiny):
     config = tiny.replace(model={"type": "unet", "target": "drums"})
-    sep = Separator(build_model(config, compile=False), config)
+    sep = _separator(build_model(config, compile=False), config)
     x = _noise(0.5, 44100, 2)
     assert sep.separate(x, 44100, ["drums"])["drums"].shape == x.shape
     for other in ("vocals", "drums+bass", "drums=0.5"):
@@ -180,9 +176,9 @@ def test_dedicated_unet_separates_only_its_target(tiny):
 
 
 def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
-    import cunet.separation.separator as separator
+    import cunet.separation.runtimes as runtimes
 
-    monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
+    monkeypatch.setattr(runtimes, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     with pytest.raises(CunetError, match="embedded default model"):
         Separator.load(None)
 
@@ -229,30 +225,26 @@ def test_wiener_gains_allocate_power_and_never_nan():
 
 
 def test_separator_wiener_estimates_plus_residual_sum_to_the_mixture(tiny, random_model):
-    sep = Separator(random_model, tiny)
+    sep = _separator(random_model, tiny)
     x = _noise(2.0, 44100, 2, seed=9)
     out = sep.separate(x, 44100, ["vocals", "drums"], residual=True, wiener=True)
     total = out["vocals"] + out["drums"] + out["residual"]
     assert _error_db(total, x) < -100
-    soft = Separator(random_model, tiny, wiener_iterations=0).separate(x, 44100, ["vocals", "drums"], wiener=True)
+    soft = _separator(random_model, tiny, wiener_iterations=0).separate(x, 44100, ["vocals", "drums"], wiener=True)
     assert np.max(np.abs(soft["vocals"] - out["vocals"])) > 1e-4  # the EM step changed something
     plain = sep.separate(x, 44100, ["vocals", "drums"])
     assert np.max(np.abs(plain["vocals"] - out["vocals"])) > 1e-4  # the filter changed something
 
 
-class _BandProbe:
-    """A mask model: 1 on the model's top octave of bins ((bins - 1) // 2 and up), 0 below."""
-
-    def __call__(self, inputs, training=False):
-        magnitude = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-        mask = np.zeros(np.shape(magnitude), np.float32)
-        mask[:, (mask.shape[1] - 1) // 2 :] = 1.0
-        return mask
+def _band_probe(patches, condition):
+    """A `MaskEstimator`: 1 on the model's top octave of bins ((bins - 1) // 2 and up), 0 below."""
+    mask = np.zeros(patches.shape[:3], np.float32)
+    mask[:, (mask.shape[1] - 1) // 2 :] = 1.0
+    return mask
 
 
-def test_mask_extension_above_the_model_band(tiny, random_model):
-    sep = Separator(random_model, tiny)
-    sep.mask_model = _BandProbe()
+def test_mask_extension_above_the_model_band(tiny):
+    sep = Separator(_band_probe, tiny)
     rate = 44100
     x = _noise(2.0, rate, 1, seed=11)[:, 0]
     y = sep.separate(x, rate, ["vocals"])["vocals"]
@@ -291,32 +283,12 @@ def test_wiener_em_uses_the_stereo_image():
     assert np.all(np.isfinite(silent)) and not np.any(silent)
 
 
-def test_patch_mask_queue_computes_each_patch_once_and_ahead():
-    from cunet.separation.separator import _PatchMaskQueue
-
-    calls = []
-
-    def compute(q_a, q_b):
-        calls.append((q_a, q_b))
-        patches = np.arange(q_a, q_b + 1, dtype=np.float32)[:, None, None, None]
-        return [np.broadcast_to(patches, (q_b - q_a + 1, 2, 3, 4)), -np.broadcast_to(patches, (q_b - q_a + 1, 2, 3, 4))]
-
-    with _PatchMaskQueue(compute, patches=30, channels=2, job=4, ahead=2) as queue:
-        first = queue.get(0, 5)
-        assert queue.submitted == 4  # jobs 0-1 asked for, 2 more queued ahead
-        assert sorted(first[0]) == list(range(8)) and first[0][5].shape == (2, 3, 4)
-        assert first[0][5][0, 0, 0] == 5 and first[1][5][0, 0, 0] == -5
-        later = queue.get(5, 29)
-        assert sorted(later[1]) == list(range(4, 30)) and later[0][29][1, 2, 3] == 29
-    assert sorted(calls) == [(q, min(q + 3, 29)) for q in range(0, 30, 4)]  # each job once
-
-
 def test_many_separators_run_without_retracing_warnings(tiny, random_model, caplog):
     x = np.random.default_rng(3).standard_normal((8192, 2)).astype(np.float32) * 0.1
     outputs = []
     with caplog.at_level("WARNING", logger="tensorflow"):
         for _ in range(7):  # e.g. four dedicated U-Nets and more in one `cunet evaluate`
-            separator = Separator(random_model, tiny)
+            separator = _separator(random_model, tiny)
             outputs.append(separator.separate(x, 8192, ["vocals"])["vocals"])
             outputs.append(separator.separate(x[:5000], 8192, ["vocals"])["vocals"])  # another batch size
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -16,7 +16,7 @@ import sys
 from cunet import __version__
 from cunet.errors import CunetError
 
-COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo")
+COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo", "export")
 
 
 def _command_module(name: str):

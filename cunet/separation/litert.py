@@ -1,0 +1,201 @@
+"""Mask estimation with the LiteRT interpreter (`ai-edge-litert`): no TensorFlow, no Keras.
+
+`cunet.model.export.export_tflite` writes a model's mask network as a `.tflite` file with its
+cunet config embedded; `LiteRTMasks` runs it on CPU (XNNPACK) and is interchangeable with the
+TensorFlow mask estimator: same call, same masks to float precision. Nothing on this path
+imports TensorFlow or Keras, which keeps a separation process small and quick to start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import yaml
+
+from cunet.config import Config, ConfigError, config_from_dict
+from cunet.model.export import (
+    CHECKSUM_METADATA,
+    CONFIG_METADATA,
+    CUNET_METADATA,
+    SOURCE_METADATA,
+    keras_fingerprint,
+    weights_checksum,
+)
+from cunet.model.files import ModelFileError
+
+INPUT_NAMES = ("magnitude", "condition")
+
+
+def litert_available() -> bool:
+    """Whether the `ai-edge-litert` interpreter imports here."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def read_tflite_metadata(path: Union[str, Path]) -> dict:
+    """The cunet metadata of a `.tflite` file (name -> bytes), its weights checksum verified.
+
+    Raises `ModelFileError` for a missing, damaged or non-cunet file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    data = path.read_bytes()
+    try:
+        entries, others = _metadata_buffers(data)
+    except Exception as exc:  # a damaged flatbuffer fails in many ways (struct, index, type)
+        raise ModelFileError(f"{path}: not a readable .tflite model file ({type(exc).__name__})") from None
+    if CONFIG_METADATA not in entries:
+        raise ModelFileError(f"{path}: not a cunet model (no embedded cunet config)")
+    if entries.get(CHECKSUM_METADATA, b"").decode(errors="replace") != weights_checksum(others):
+        raise ModelFileError(f"{path}: damaged .tflite model file (weights checksum mismatch)")
+    return entries
+
+
+def read_tflite_config(path: Union[str, Path]) -> Config:
+    """The config embedded in a cunet `.tflite` file."""
+    entries = read_tflite_metadata(path)
+    try:
+        return config_from_dict(yaml.safe_load(entries[CONFIG_METADATA]))
+    except (ConfigError, yaml.YAMLError) as exc:
+        raise ModelFileError(f"{path}: embedded config is invalid: {exc}") from None
+
+
+def paired_tflite(keras_path: Union[str, Path]) -> Optional[Path]:
+    """The `.tflite` file beside a `.keras` file when it was exported from that very file
+    (same `keras_fingerprint`), else None."""
+    keras_path = Path(keras_path)
+    candidate = keras_path.with_suffix(".tflite")
+    if not candidate.is_file():
+        return None
+    try:
+        source = read_tflite_metadata(candidate).get(SOURCE_METADATA, b"").decode()
+        return candidate if source == keras_fingerprint(keras_path) else None
+    except ModelFileError:
+        return None
+
+
+def _metadata_buffers(data: bytes) -> tuple:
+    """({cunet metadata name: bytes}, [every other buffer's data, in order]) of a flatbuffer."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ValueError("no TFLite file identifier")
+    model = schema.Model.GetRootAs(data, 0)
+    named = {}
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        name = (entry.Name() or b"").decode()
+        if name in CUNET_METADATA:
+            named[entry.Buffer()] = name
+    entries, others = {}, []
+    for i in range(model.BuffersLength()):
+        buffer = model.Buffers(i)
+        if buffer.Offset() > 1:  # data stored after the flatbuffer
+            content = data[buffer.Offset() : buffer.Offset() + buffer.Size()]
+        else:
+            content = None if buffer.DataIsNone() else buffer.DataAsNumpy()
+        if i in named:
+            entries[named[i]] = b"" if content is None else bytes(content)
+        else:
+            others.append(content)
+    return entries, others
+
+
+class LiteRTMasks:
+    """The mask network of a cunet `.tflite` file, run by the LiteRT interpreter.
+
+    Args:
+        tflite_path: a `.tflite` file written by `cunet.model.export.export_tflite`.
+        config: the config the caller separates with; the file's embedded config must equal it.
+        batch_size: patches per interpreter call.
+        threads: the interpreter's CPU threads (XNNPACK).
+
+    Call arguments:
+        patches: (N, freq_bins, frames, 1) float32 magnitude patches.
+        condition: (n_instruments,) float32 condition vector for a C-U-Net, None for a U-Net.
+
+    Returns:
+        (N, freq_bins, frames) float32 masks in [0, 1].
+
+    Safe to call from several threads: each thread runs its own interpreter. `seconds` and
+    `patches` count the time spent in the interpreter and the patches it saw.
+    """
+
+    def __init__(self, tflite_path: Union[str, Path], config: Config, batch_size: int = 16, threads: int = 2):
+        self.tflite_path = Path(tflite_path)
+        self.config = config
+        self.batch_size = batch_size
+        self.threads = threads
+        embedded = read_tflite_config(self.tflite_path)
+        if embedded.to_dict() != config.to_dict():
+            raise ModelFileError(f"{self.tflite_path}: its embedded config does not match the model's")
+        self._model = self.tflite_path.read_bytes()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.patches = 0
+        self._interpreter()  # fail here, not in a worker thread, on a file LiteRT refuses
+
+    def _interpreter(self):
+        """This thread's (interpreter, {input name: index}, output index, batch it is sized for)."""
+        state = getattr(self._local, "state", None)
+        if state is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            try:
+                interpreter = Interpreter(model_content=self._model, num_threads=self.threads)
+            except (ValueError, RuntimeError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelFileError(f"{self.tflite_path}: LiteRT cannot load it: {reason}") from None
+            inputs = {_input_name(d["name"]): d["index"] for d in interpreter.get_input_details()}
+            expected = INPUT_NAMES if self.config.conditioned else INPUT_NAMES[:1]
+            if sorted(inputs) != sorted(expected):
+                raise ModelFileError(f"{self.tflite_path}: inputs {sorted(inputs)} are not a cunet mask network's")
+            output = interpreter.get_output_details()[0]["index"]
+            state = self._local.state = [interpreter, inputs, output, 0]
+        return state
+
+    def __call__(self, patches: np.ndarray, condition: Optional[np.ndarray] = None) -> np.ndarray:
+        if self.config.conditioned and condition is None:
+            raise ValueError("a C-U-Net's masks need a condition vector")
+        state = self._interpreter()
+        patches = np.asarray(patches, np.float32)
+        n = len(patches)
+        out = np.empty(patches.shape[:3], np.float32)
+        started = time.perf_counter()
+        for start in range(0, n, self.batch_size):
+            batch = patches[start : start + self.batch_size]
+            out[start : start + len(batch)] = self._run(state, batch, condition)[..., 0]
+        with self._lock:
+            self.seconds += time.perf_counter() - started
+            self.patches += n
+        return out
+
+    def _run(self, state, batch: np.ndarray, condition: Optional[np.ndarray]) -> np.ndarray:
+        interpreter, inputs, output, sized = state
+        if sized != len(batch):
+            for name, index in inputs.items():
+                shape = batch.shape if name == "magnitude" else (len(batch), len(self.config.instruments))
+                interpreter.resize_tensor_input(index, shape, strict=True)
+            interpreter.allocate_tensors()
+            state[3] = len(batch)
+        interpreter.set_tensor(inputs["magnitude"], np.ascontiguousarray(batch))
+        if "condition" in inputs:
+            vector = np.asarray(condition, np.float32).reshape(1, -1)
+            interpreter.set_tensor(inputs["condition"], np.repeat(vector, len(batch), axis=0))
+        interpreter.invoke()
+        return interpreter.get_tensor(output)
+
+
+def _input_name(tensor_name: str) -> str:
+    """"serving_default_magnitude:0" or "serve_magnitude:0" -> "magnitude"."""
+    base = tensor_name.split(":")[0]
+    return next((name for name in INPUT_NAMES if base.endswith(name)), base)

@@ -42,7 +42,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 	@if [ "$$CI" = true ] || [ "$$CUNET_TEST_TFIO" = 1 ]; then $(MAKE) --no-print-directory test-tfio; fi
 
-# pip install 'cunet[tfio]' in .venv-tfio; the audio-backend tests compare both backends there.
+# pip install '.[tfio]' in .venv-tfio; the audio-backend tests compare both backends there.
 test-tfio: $(TFIO_STAMP)
 	$(TFIO_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_audio_tfio.py
 

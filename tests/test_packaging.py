@@ -18,6 +18,8 @@ def test_wheel_ships_named_configs_and_loads_them(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for config in ("cunet-simple-dense", "unet-dedicated", "tiny"):
         assert f"cunet/configs/{config}.yaml" in names
+    licenses = [n for n in names if ".dist-info/" in n and n.endswith("LICENSE")]
+    assert licenses and "MIT License" in zipfile.ZipFile(wheel).read(licenses[0]).decode()
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     code = "import cunet.config as c; print(c.__file__); print(c.load_config('cunet-complex-cnn').model.control)"

@@ -1,6 +1,9 @@
 """cunet: conditioned music source separation with the C-U-Net (FiLM-conditioned U-Net)."""
 
+import importlib.abc
+import importlib.util
 import os
+import sys
 
 __version__ = "0.1.0"
 
@@ -22,3 +25,32 @@ def __getattr__(name):
 
         return Separator
     raise AttributeError(f"module 'cunet' has no attribute {name!r}")
+
+
+class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports `cunet.model.serializables` right after Keras, wherever Keras is imported
+    from, so `keras.saving.load_model` reads cunet files after `import cunet` alone, and
+    `import cunet` itself imports neither Keras nor TensorFlow."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)  # one use; Keras itself is found by the other finders
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            self.keras_loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self.keras_loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self.keras_loader
+        self.keras_loader.exec_module(module)
+        import cunet.model.serializables  # noqa: F401
+
+
+if "keras" in sys.modules:
+    import cunet.model.serializables  # noqa: F401
+elif not any(isinstance(finder, _RegisterWithKeras) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWithKeras())

@@ -10,7 +10,7 @@ from cunet.cli import main
 from cunet.config import load_config
 from cunet.model.film_analysis import film_parameters
 from cunet.model.files import save_model
-from cunet.model.unet import CONTROL_LAYER, build_model, film_sizes
+from cunet.model.unet import build_model, film_sizes
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_values_are_the_control_networks_inference_output(tiny_cunet):
     params = film_parameters(model, config)
     vocals = np.zeros((1, len(config.instruments)), np.float32)
     vocals[0, config.instruments.index("vocals")] = 1
-    gammas, betas = model.get_layer(CONTROL_LAYER)(vocals, training=False)
+    gammas, betas = model.control_network(vocals, training=False)
     for layer in range(config.model.n_layers):
         np.testing.assert_allclose(params.gammas["vocals"][layer], np.asarray(gammas[layer])[0], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(params.betas["vocals"][layer], np.asarray(betas[layer])[0], rtol=1e-5, atol=1e-7)

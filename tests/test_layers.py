@@ -3,7 +3,8 @@ import pytest
 import keras
 import tensorflow as tf
 
-from cunet.model.layers import ControlNetwork, FiLM
+from cunet.model.control import ControlNetwork
+from cunet.model.film import FiLM
 
 
 def film_reference(x, gamma, beta):

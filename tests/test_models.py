@@ -9,9 +9,10 @@ import pytest
 
 import cunet
 from cunet.config import load_config
+from cunet.model.film import FiLM
 from cunet.model.info import model_info
 from cunet.model.files import ModelFileError, load_model, read_model_config, save_model
-from cunet.model.unet import MASK_LAYER, build_model, compile_model
+from cunet.model.unet import UNet, build_model, compile_model
 
 # (trainable, total) parameters of the paper configs, computed from the settings of the original
 # implementation (github.com/gabolsgabs/cunet); total includes the BatchNorm statistics.
@@ -73,17 +74,20 @@ def test_paper_model_shapes_and_flops():
 
 def test_film_sits_after_batchnorm_before_activation():
     model = build_model(tiny("complex-dense"), compile=False)
-    for i in range(3):
-        film = model.get_layer(f"encoder_{i}_film")
-        assert film.input[0] is model.get_layer(f"encoder_{i}_bn").output
-        assert model.get_layer(f"encoder_{i}_act").input is film.output
+    assert len(model.film_layers) == 3
+    for film in model.film_layers:
+        batchnorm = film.input[0]._keras_history.operation
+        assert isinstance(batchnorm, keras.layers.BatchNormalization)
+        assert isinstance(film.output._keras_history.operation, FiLM)
+        consumers = [layer for layer in model.layers if getattr(layer, "input", None) is film.output]
+        assert len(consumers) == 1 and isinstance(consumers[0], keras.layers.LeakyReLU)
 
 
 def test_conditions_change_the_output():
     config = tiny("simple-dense")
     model = build_model(config, compile=False)
     # non-trivial FiLM parameters, as after training
-    control = model.get_layer("control")
+    control = model.control_network
     rng = np.random.default_rng(3)
     for weight in control.trainable_weights:
         weight.assign(rng.normal(0, 0.5, weight.shape).astype("float32"))
@@ -104,7 +108,7 @@ def test_output_is_mask_times_input():
     config = tiny("complex-cnn")
     model = build_model(config, compile=False)
     x = inputs_for(config)
-    mask_model = keras.Model(model.inputs, model.get_layer(MASK_LAYER).output)
+    mask_model = keras.Model(model.inputs, model.mask_block.mask.output)
     mask = keras.ops.convert_to_numpy(mask_model(x, training=False))
     estimate = keras.ops.convert_to_numpy(model(x, training=False))
     assert mask.min() >= 0 and mask.max() <= 1
@@ -125,8 +129,10 @@ def test_keras_round_trip_in_safe_mode(tmp_path, variant):
         rtol=1e-6,
         atol=1e-7,
     )
-    clone = keras.Model.from_config(model.get_config())
+    assert isinstance(loaded, UNet) and loaded.get_config() == model.get_config()
+    clone = UNet.from_config(model.get_config())
     assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
+    assert clone.get_config() == model.get_config()
 
 
 def test_one_training_step_changes_weights_and_loss_is_l1():
@@ -183,7 +189,7 @@ def test_model_file_loads_in_a_fresh_interpreter(tmp_path):
 
 def test_model_code_uses_keras_ops_only():
     package = Path(cunet.__file__).parent / "model"
-    for module in ("layers.py", "unet.py"):
+    for module in ("film.py", "control.py", "unet.py", "parts.py"):
         source = (package / module).read_text()
         assert not re.search(r"^\s*(import|from)\s+(tensorflow|jax|torch)", source, re.M), module
         assert "Lambda" not in source.replace("no `Lambda`", "")

@@ -1,6 +1,6 @@
 """The mask block of a trained model in a faster inference form, for separation.
 
-The last decoder block (`cunet.model.unet.decoder_block`: Conv2DTranspose stride 2 'same' ->
+The last decoder block (`cunet.model.unet.MaskBlock`: Conv2DTranspose stride 2 'same' ->
 BatchNorm -> sigmoid, dropout off at inference) has one output channel at the full patch
 resolution, a shape for which oneDNN's transposed convolution is slow on CPU. At inference
 the BatchNorm is an affine map per channel, so it folds into the kernel and bias, and the
@@ -53,36 +53,29 @@ class FoldedMaskHead:
 
 
 def split_mask_model(model, config) -> Optional[tuple]:
-    """(body, head): `body` a `keras.Model` from the model's inputs to the mask block's input,
-    `head` its `FoldedMaskHead`; None when the model does not end in the block
-    `cunet.model.unet.decoder_block` builds (then the mask layer is used as it is)."""
+    """(body, head) of a `UNet` or a functional model ending at its mask or estimate.
+
+    `body`: a `keras.Model` from the model's inputs to the mask block's input, in the CPU
+    forms of `cunet.kernels.switch` where they apply; `head`: the block's `FoldedMaskHead`.
+    None when the model does not end in a `cunet.model.unet.MaskBlock` of this form (then
+    the mask layer is used as it is). `config` is not needed (kept for callers)."""
     import keras
 
-    from cunet.model.unet import MASK_LAYER
+    from cunet.kernels.switch import use_cpu_kernels
+    from cunet.model.parts import mask_block_of
 
-    last = config.model.n_layers - 1
-    try:
-        deconv = model.get_layer(f"decoder_{last}_deconv")
-        batchnorm = model.get_layer(f"decoder_{last}_bn")
-        mask = model.get_layer(MASK_LAYER)
-    except ValueError:
+    block = mask_block_of(model)
+    if block is None:
         return None
+    deconv, batchnorm = block.deconv, block.batchnorm
     conv_ok = (
-        isinstance(deconv, keras.layers.Conv2DTranspose)
-        and tuple(deconv.strides) == (2, 2)
+        tuple(deconv.strides) == (2, 2)
         and deconv.padding == "same"
         and tuple(deconv.dilation_rate) == (1, 1)
         and deconv.data_format == "channels_last"
         and deconv.activation in (None, keras.activations.linear)
     )
-    norm_ok = isinstance(batchnorm, keras.layers.BatchNormalization) and batchnorm.axis in (-1, 3)
-    feeds = mask.input
-    while feeds is not batchnorm.output:
-        producer = feeds._keras_history.operation
-        if not isinstance(producer, keras.layers.Dropout):
-            return None
-        feeds = producer.input
-    sigmoid = getattr(mask, "activation", None) is keras.activations.sigmoid
-    if not (conv_ok and norm_ok and sigmoid and batchnorm.input is deconv.output):
+    if not (conv_ok and batchnorm.axis in (-1, 3)):
         return None
-    return keras.Model(model.input, deconv.input), FoldedMaskHead(deconv, batchnorm)
+    body = use_cpu_kernels(keras.Model(model.input, deconv.input))
+    return body, FoldedMaskHead(deconv, batchnorm)

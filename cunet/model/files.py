@@ -2,8 +2,11 @@
 
 `save_model` writes the Keras archive atomically and adds the resolved config to it as the
 member `cunet-config.yaml`, so a model file alone says how it was built (rate, STFT, patch,
-instrument order). `load_model` always uses Keras' safe mode: a model holding a `Lambda`
-layer or other arbitrary code is refused.
+instrument order). Files hold stock Keras layers: a model in the CPU speed forms of
+`cunet.kernels.switch` is saved as the `UNet` it came from. `load_model` always uses Keras'
+safe mode (a model holding a `Lambda` layer or other arbitrary code is refused) and returns a
+`UNet`, also for files saved before that class (plain functional models, some of them with
+the CPU forms' classes).
 """
 
 from __future__ import annotations
@@ -26,10 +29,14 @@ class ModelFileError(CunetError):
 
 
 def save_model(model, config: Config, path: Union[str, Path]) -> Path:
-    """Write `model` with `config` embedded to `path` (a `.keras` file), atomically."""
+    """Write `model` with `config` embedded to `path` (a `.keras` file), atomically, in stock
+    Keras layers."""
+    from cunet.kernels.switch import stock_model
+
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"model files end in .keras: {path}")
+    model = stock_model(model, config)
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
@@ -56,10 +63,12 @@ def read_model_config(path: Union[str, Path]) -> Config:
 
 
 def load_model(path: Union[str, Path], compile: bool = False):
-    """Load `(model, config)` from a cunet `.keras` file with Keras' safe mode on."""
+    """Load `(model, config)` from a cunet `.keras` file with Keras' safe mode on; the model
+    is a `cunet.model.unet.UNet`."""
     import keras
 
-    import cunet.model.unet  # noqa: F401  (registers every custom layer the models use)
+    import cunet.model.serializables  # noqa: F401  (every class a cunet file may name)
+    from cunet.model.parts import as_unet
 
     config = read_model_config(path)
     try:
@@ -69,4 +78,8 @@ def load_model(path: Union[str, Path], compile: bool = False):
         if "lambda" in reason.lower() or "safe_mode" in reason:
             reason = f"refused by safe loading (it contains arbitrary code, e.g. a Lambda layer): {reason}"
         raise ModelFileError(f"{path}: cannot load model: {reason}") from None
+    try:
+        model = as_unet(model, config)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: not the model its embedded config describes: {exc}") from None
     return model, config

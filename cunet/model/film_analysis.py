@@ -1,7 +1,7 @@
 """What the control network asks of the encoder: the FiLM γ and β of each instrument.
 
 `film_parameters` feeds the one-hot condition of every instrument (in `config.instruments`
-order) through the C-U-Net's control network (layer `cunet.model.unet.CONTROL_LAYER`) in
+order) through the C-U-Net's control network (`UNet.control_network`) in
 inference mode and returns γ and β per instrument and encoder block. The FiLM paper's
 analysis (Perez et al. 2018, sec. 7) looks at the same numbers: γ near 0 switches a feature
 map off, a negative γ inverts it, and different conditions should use different maps.
@@ -51,15 +51,15 @@ class FilmParameters:
 
 def film_parameters(model, config) -> FilmParameters:
     """γ, β of every instrument's one-hot condition from the model's control network."""
-    from cunet.model.unet import CONTROL_LAYER
+    from cunet.model.parts import control_network_of
 
-    if not config.conditioned or CONTROL_LAYER not in [layer.name for layer in model.layers]:
+    control = control_network_of(model) if config.conditioned else None
+    if control is None:
         target = config.model.target
         raise NotConditionedError(
             f"this model is a dedicated U-Net{f' for {target!r}' if target else ''}: it has no "
             "control network (FiLM) to inspect; inspect a C-U-Net model"
         )
-    control = model.get_layer(CONTROL_LAYER)
     conditions = np.eye(len(config.instruments), dtype=np.float32)
     gammas, betas = control(conditions, training=False)
     gammas = [np.asarray(g) for g in gammas]

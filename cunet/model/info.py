@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from cunet.model.unet import CONTROL_LAYER
+from cunet.model.control import ControlNetwork
+from cunet.model.parts import control_network_of
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ def _control_flops(control, n_conditions: int) -> int:
     total = 0
     for layer in control.hidden_layers:
         out = layer.compute_output_shape(shape)
-        if type(layer).__name__ == "Conv1D":
+        if isinstance(layer, keras.layers.Conv1D):
             total += _conv_flops(layer.kernel.shape, layer.filters, out[1:-1])
-        elif type(layer).__name__ == "Dense":
+        elif isinstance(layer, keras.layers.Dense):
             total += int(2 * np.prod(layer.kernel.shape))
         shape = out
     return total + int(2 * np.prod(control.gamma_head.kernel.shape) * 2)
@@ -62,16 +63,16 @@ def _flops(model) -> int:
             # every input position scatters a kernel-sized, `filters`-deep update
             k = layer.kernel.shape
             total += int(2 * k[0] * k[1] * k[3] * layer.filters * np.prod(layer.input.shape[1:-1]))
-        elif type(layer).__name__ == "ControlNetwork":
+        elif isinstance(layer, ControlNetwork):
             total += _control_flops(layer, layer.input.shape[-1])
     return total
 
 
 def model_info(model) -> ModelInfo:
-    """Count parameters and forward FLOPs of a cunet model built by `build_model`."""
+    """Count parameters and forward FLOPs of a cunet model (a `UNet`, or the same graph)."""
     control_trainable = control_total = 0
-    if CONTROL_LAYER in [layer.name for layer in model.layers]:
-        control = model.get_layer(CONTROL_LAYER)
+    control = control_network_of(model)
+    if control is not None:
         control_trainable = _count(control.trainable_weights)
         control_total = _count(control.weights)
     return ModelInfo(

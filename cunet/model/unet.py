@@ -1,122 +1,284 @@
-"""The U-Net and the Conditioned U-Net, built in loops from a `Config`.
+"""`UNet`: the dedicated U-Net and the Conditioned U-Net (C-U-Net) as one Keras model class.
 
-Convolutions are Keras' layers in the forms `cunet.kernels.convolutions` picks for speed on CPU.
-Both models map a magnitude patch (batch, freq_bins, frames, 1) to an estimate of the same
-shape: a sigmoid mask (the layer named "mask") times the input. The C-U-Net has a second
-input, the condition vector (batch, n_instruments), which the control network turns into
-the FiLM parameters of every encoder block.
+A functional model subclass, as keras-hub's backbones are: the constructor takes the
+hyperparameters, builds the graph from stock Keras layers plus `FiLM` and `ControlNetwork`,
+and `get_config` returns those hyperparameters. Properties name the parts other modules use
+(`mask_block`, `control_network`, `film_layers`), so nothing reaches in by layer name.
+The CPU speed forms of the convolutions are not part of the model: `cunet.kernels.switch`
+applies them to a built model on a CPU.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import keras
 
-from cunet.kernels.batchnorm import FusedBatchNorm
 from cunet.config import Config
-from cunet.kernels.convolutions import StridedConv2D, StridedConv2DTranspose
-from cunet.model.layers import ControlNetwork, FiLM
+from cunet.model.control import ControlNetwork
+from cunet.model.film import FiLM
 
-MASK_LAYER = "mask"
-CONTROL_LAYER = "control"
+
+@dataclass(frozen=True)
+class MaskBlock:
+    """The last decoder block: `deconv` -> `batchnorm` -> [`dropout`] -> `mask` (sigmoid).
+
+    Its input is (batch, freq / 2, frames / 2, 2 * filters), `mask.output` the mask
+    (batch, freq, frames, 1) that the model multiplies with its input.
+    """
+
+    deconv: keras.layers.Conv2DTranspose
+    batchnorm: keras.layers.BatchNormalization
+    dropout: Optional[keras.layers.Dropout]
+    mask: keras.layers.Activation
 
 
 def film_sizes(config: Config) -> list[int]:
     """FiLM parameters per encoder block: 1 ("simple") or the block's channels ("complex")."""
     m = config.model
-    if m.film == "simple":
-        return [1] * m.n_layers
-    return [m.filters * 2**i for i in range(m.n_layers)]
+    return _film_sizes(m.film, m.filters, m.n_layers)
 
 
-def _initializer(config: Config):
-    return keras.initializers.RandomNormal(stddev=config.model.init_stddev)
+def _film_sizes(film: str, filters: int, n_layers: int) -> list[int]:
+    return [1] * n_layers if film == "simple" else [filters * 2**i for i in range(n_layers)]
 
 
-def encoder_block(x, filters: int, index: int, config: Config, film=None):
-    """Conv2D 5x5 stride 2 -> BatchNorm -> [FiLM] -> LeakyReLU; halves freq and time."""
-    m = config.model
+def encoder_block(x, filters, index, *, kernel_size, momentum, slope, init_stddev, film=None, dtype=None):
+    """Conv2D 5x5 stride 2 -> BatchNorm -> [FiLM] -> LeakyReLU; halves freq and time.
+    Returns (output, the FiLM layer or None)."""
     name = f"encoder_{index}"
-    x = StridedConv2D(
-        filters,
-        m.kernel_size,
-        strides=2,
-        padding="same",
-        kernel_initializer=_initializer(config),
-        name=f"{name}_conv",
-    )(x)
-    x = FusedBatchNorm(momentum=m.batchnorm_momentum, name=f"{name}_bn")(x)
+    initializer = keras.initializers.RandomNormal(stddev=init_stddev)
+    x = keras.layers.Conv2D(filters, kernel_size, strides=2, padding="same", kernel_initializer=initializer,
+                            dtype=dtype, name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(momentum=momentum, dtype=dtype, name=f"{name}_bn")(x)
+    film_layer = None
     if film is not None:
-        gamma, beta = film
-        x = FiLM(name=f"{name}_film")([x, gamma, beta])
-    return keras.layers.LeakyReLU(negative_slope=m.leaky_relu_slope, name=f"{name}_act")(x)
+        film_layer = FiLM(dtype=dtype, name=f"{name}_film")
+        x = film_layer([x, *film])
+    return keras.layers.LeakyReLU(negative_slope=slope, dtype=dtype, name=f"{name}_act")(x), film_layer
 
 
-def decoder_block(x, filters: int, index: int, config: Config, last: bool):
-    """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if last)."""
-    m = config.model
+def decoder_block(x, filters, index, *, kernel_size, momentum, dropout_rate, last, init_stddev, dtype=None):
+    """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if `last`).
+    Returns (output, its `MaskBlock` if `last` else None)."""
     name = f"decoder_{index}"
-    x = StridedConv2DTranspose(
-        filters,
-        m.kernel_size,
-        strides=2,
-        padding="same",
-        kernel_initializer=_initializer(config),
-        name=f"{name}_deconv",
-    )(x)
-    x = FusedBatchNorm(momentum=m.batchnorm_momentum, name=f"{name}_bn")(x)
-    if m.decoder_dropout[index]:
-        x = keras.layers.Dropout(m.dropout_rate, name=f"{name}_dropout")(x)
+    deconv = keras.layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same",
+                                          kernel_initializer=keras.initializers.RandomNormal(stddev=init_stddev), dtype=dtype, name=f"{name}_deconv")
+    batchnorm = keras.layers.BatchNormalization(momentum=momentum, dtype=dtype, name=f"{name}_bn")
+    x = batchnorm(deconv(x))
+    dropout = None
+    if dropout_rate is not None:
+        dropout = keras.layers.Dropout(dropout_rate, dtype=dtype, name=f"{name}_dropout")
+        x = dropout(x)
     if last:
-        return keras.layers.Activation("sigmoid", name=MASK_LAYER)(x)
-    return keras.layers.ReLU(name=f"{name}_act")(x)
+        mask = keras.layers.Activation("sigmoid", dtype=dtype, name="mask")
+        return mask(x), MaskBlock(deconv, batchnorm, dropout, mask)
+    return keras.layers.ReLU(dtype=dtype, name=f"{name}_act")(x), None
 
 
-def build_model(config: Config, compile: bool = True) -> keras.Model:
-    """Build (and by default compile) the dedicated U-Net or the C-U-Net of `config`.
+@dataclass(frozen=True)
+class _Parts:
+    """References to the model's parts, held outside Keras' layer tracking."""
 
-    Inputs: "magnitude" (batch, freq_bins, frames, 1) and, for a C-U-Net, "condition"
-    (batch, n_instruments). Output: "estimate", the masked magnitude, same shape as input.
+    mask_block: MaskBlock
+    control_network: Optional[ControlNetwork]
+    film_layers: tuple
+
+
+@keras.saving.register_keras_serializable(package="cunet")
+class UNet(keras.Model):
+    """The U-Net of Jansson et al. 2017 and, with `n_conditions`, the C-U-Net of
+    Meseguer-Brocal & Peeters 2019: encoder blocks modulated by FiLM layers whose
+    parameters a control network computes from the condition vector.
+
+    Encoder block i: Conv2D(`filters` * 2**i, `kernel_size`, stride 2) -> BatchNorm ->
+    [FiLM] -> LeakyReLU. Decoder block i: Conv2DTranspose stride 2 -> BatchNorm ->
+    [Dropout if `decoder_dropout[i]`] -> ReLU, the last one with one channel and a sigmoid:
+    the mask. Decoder blocks after the first take the matching encoder output concatenated.
+
+    Args:
+        freq_bins, frames: the patch shape; both divisible by 2**n_layers.
+        n_layers: encoder (and decoder) blocks.
+        filters: channels of the first encoder block.
+        kernel_size: of every (transposed) convolution.
+        decoder_dropout: n_layers bools, dropout after decoder block i.
+        dropout_rate, batchnorm_momentum, leaky_relu_slope: as named.
+        init_stddev: standard deviation of the normal kernel initializers.
+        n_conditions: length of the condition vector; None for a dedicated U-Net.
+        film: "simple" (one gamma, beta per block) or "complex" (one per channel).
+        control, control_units, control_kernel_size, control_padding, control_dropout:
+            the `ControlNetwork` ("dense" or "cnn").
+        dtype: the layers' dtype policy (None: Keras' global policy).
+
+    Call arguments:
+        inputs: magnitude (batch, freq_bins, frames, 1), and for a C-U-Net the list
+            `[magnitude, condition]` with condition (batch, n_conditions).
+
+    Returns:
+        The estimate (batch, freq_bins, frames, 1): the mask times the magnitude.
+
+    Example:
+        >>> model = UNet(freq_bins=64, frames=32, n_layers=3, filters=4, n_conditions=4,
+        ...              decoder_dropout=[False, True, False], film="complex")
+        >>> model.mask_block.mask.output.shape
+        (None, 64, 32, 1)
     """
+
+    def __init__(
+        self,
+        freq_bins=512,
+        frames=128,
+        n_layers=6,
+        filters=16,
+        kernel_size=5,
+        decoder_dropout=None,
+        dropout_rate=0.5,
+        batchnorm_momentum=0.9,
+        leaky_relu_slope=0.2,
+        init_stddev=0.02,
+        n_conditions=None,
+        film="simple",
+        control="dense",
+        control_units=(16, 64, 256),
+        control_kernel_size=4,
+        control_padding=None,
+        control_dropout=0.5,
+        dtype=None,
+        **kwargs,
+    ):
+        decoder_dropout = [False] * n_layers if decoder_dropout is None else [bool(d) for d in decoder_dropout]
+        if len(decoder_dropout) != n_layers:
+            raise ValueError(f"decoder_dropout needs {n_layers} entries, got {len(decoder_dropout)}")
+        if film not in ("simple", "complex"):
+            raise ValueError(f"film must be 'simple' or 'complex', got {film!r}")
+        conditioned = n_conditions is not None
+
+        # === graph ===
+        magnitude = keras.Input((freq_bins, frames, 1), name="magnitude")
+        gammas = betas = [None] * n_layers
+        control_network = None
+        if conditioned:
+            condition = keras.Input((n_conditions,), name="condition")
+            control_network = ControlNetwork(
+                film_sizes=_film_sizes(film, filters, n_layers), units=control_units, kind=control,
+                kernel_size=control_kernel_size, padding=control_padding, dropout=control_dropout,
+                batchnorm_momentum=batchnorm_momentum, init_stddev=init_stddev, dtype=dtype, name="control",
+            )
+            gammas, betas = control_network(condition)
+        x, skips, film_layers = magnitude, [], []
+        for i in range(n_layers):
+            film_params = None if gammas[i] is None else (gammas[i], betas[i])
+            x, film_layer = encoder_block(
+                x, filters * 2**i, i, kernel_size=kernel_size, momentum=batchnorm_momentum,
+                slope=leaky_relu_slope, init_stddev=init_stddev, film=film_params, dtype=dtype,
+            )
+            skips.append(x)
+            film_layers += [film_layer] if film_layer is not None else []
+        for i in range(n_layers):
+            last = i == n_layers - 1
+            if i > 0:
+                x = keras.layers.Concatenate(dtype=dtype, name=f"decoder_{i}_skip")([x, skips[-i - 1]])
+            x, mask_block = decoder_block(
+                x, 1 if last else filters * 2 ** (n_layers - 2 - i), i, kernel_size=kernel_size,
+                momentum=batchnorm_momentum, dropout_rate=dropout_rate if decoder_dropout[i] else None,
+                last=last, init_stddev=init_stddev, dtype=dtype,
+            )
+        estimate = keras.layers.Multiply(dtype=dtype, name="estimate")([magnitude, x])
+        kwargs.setdefault("name", "cunet" if conditioned else "unet")
+        super().__init__([magnitude, condition] if conditioned else magnitude, estimate, **kwargs)
+
+        # === config ===
+        self.freq_bins = freq_bins
+        self.frames = frames
+        self.n_layers = n_layers
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.decoder_dropout = decoder_dropout
+        self.dropout_rate = dropout_rate
+        self.batchnorm_momentum = batchnorm_momentum
+        self.leaky_relu_slope = leaky_relu_slope
+        self.init_stddev = init_stddev
+        self.n_conditions = n_conditions
+        self.film = film
+        self.control = control
+        self.control_units = list(control_units)
+        self.control_kernel_size = control_kernel_size
+        self.control_padding = None if control_padding is None else list(control_padding)
+        self.control_dropout = control_dropout
+        if dtype is not None:
+            self.dtype_policy = keras.dtype_policies.get(dtype)
+        self._parts = _Parts(mask_block, control_network, tuple(film_layers))
+
+    @property
+    def conditioned(self) -> bool:
+        """True for a C-U-Net (inputs magnitude and condition)."""
+        return self.n_conditions is not None
+
+    @property
+    def mask_block(self) -> MaskBlock:
+        """The last decoder block, whose sigmoid output is the mask."""
+        return self._parts.mask_block
+
+    @property
+    def control_network(self) -> Optional[ControlNetwork]:
+        """The `ControlNetwork` of a C-U-Net; None for a dedicated U-Net."""
+        return self._parts.control_network
+
+    @property
+    def film_layers(self) -> list:
+        """The `FiLM` layer of each encoder block (empty for a dedicated U-Net)."""
+        return list(self._parts.film_layers)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "freq_bins": self.freq_bins,
+            "frames": self.frames,
+            "n_layers": self.n_layers,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "decoder_dropout": list(self.decoder_dropout),
+            "dropout_rate": self.dropout_rate,
+            "batchnorm_momentum": self.batchnorm_momentum,
+            "leaky_relu_slope": self.leaky_relu_slope,
+            "init_stddev": self.init_stddev,
+            "n_conditions": self.n_conditions,
+            "film": self.film,
+            "control": self.control,
+            "control_units": list(self.control_units),
+            "control_kernel_size": self.control_kernel_size,
+            "control_padding": None if self.control_padding is None else list(self.control_padding),
+            "control_dropout": self.control_dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+
+def unet_arguments(config: Config) -> dict:
+    """The `UNet` constructor arguments of an app `Config` (its model and patch sections)."""
     m = config.model
-    magnitude = keras.Input((config.patch.freq_bins, config.patch.frames, 1), name="magnitude")
-    inputs = [magnitude]
-    gammas = betas = [None] * m.n_layers
-    if config.conditioned:
-        condition = keras.Input((len(config.instruments),), name="condition")
-        inputs.append(condition)
-        control = ControlNetwork(
-            film_sizes=film_sizes(config),
-            units=m.control_units,
-            kind=m.control,
-            kernel_size=m.control_kernel_size,
-            padding=m.control_padding,
-            dropout=m.control_dropout,
-            batchnorm_momentum=m.batchnorm_momentum,
-            init_stddev=m.init_stddev,
-            name=CONTROL_LAYER,
-        )
-        gammas, betas = control(condition)
-
-    x = magnitude
-    skips = []
-    for i in range(m.n_layers):
-        film = None if gammas[i] is None else (gammas[i], betas[i])
-        x = encoder_block(x, m.filters * 2**i, i, config, film)
-        skips.append(x)
-
-    for i in range(m.n_layers):
-        last = i == m.n_layers - 1
-        if i > 0:
-            x = keras.layers.Concatenate(name=f"decoder_{i}_skip")([x, skips[-i - 1]])
-        filters = 1 if last else m.filters * 2 ** (m.n_layers - 2 - i)
-        x = decoder_block(x, filters, i, config, last)
-
-    estimate = keras.layers.Multiply(name="estimate")([magnitude, x])
-    model = keras.Model(
-        inputs if config.conditioned else magnitude,
-        estimate,
+    return dict(
+        freq_bins=config.patch.freq_bins, frames=config.patch.frames, n_layers=m.n_layers, filters=m.filters,
+        kernel_size=m.kernel_size, decoder_dropout=m.decoder_dropout, dropout_rate=m.dropout_rate,
+        batchnorm_momentum=m.batchnorm_momentum, leaky_relu_slope=m.leaky_relu_slope,
+        init_stddev=m.init_stddev, n_conditions=len(config.instruments) if config.conditioned else None,
+        film=m.film, control=m.control, control_units=m.control_units, control_kernel_size=m.control_kernel_size,
+        control_padding=m.control_padding, control_dropout=m.control_dropout,
         name="cunet" if config.conditioned else f"unet_{m.target}",
     )
+
+
+def build_model(config: Config, compile: bool = True) -> UNet:
+    """The `UNet` of `config`, compiled by default (`compile_model`)."""
+    model = UNet(**unet_arguments(config))
     if compile:
         compile_model(model, config)
     return model

@@ -1,0 +1,74 @@
+"""The one switch for the CPU speed forms: `use_cpu_kernels(model)`.
+
+Models are built and saved from stock Keras layers (`cunet.model.unet.UNet`). On a CPU,
+TensorFlow's kernels for some of the U-Net's shapes are slow (docs/BENCHMARKS.md), and
+`StridedConv2D`, `StridedConv2DTranspose` and `FusedBatchNorm` compute the same layers
+faster. `use_cpu_kernels` gives a copy of a model in those forms, with the same weights,
+when they apply: TensorFlow backend, float32 compute dtype, and no GPU or TPU visible to
+TensorFlow. On any other device or dtype it returns the model unchanged. Files stay stock:
+`cunet.model.files.save_model` converts a model in the CPU forms back (`stock_model`).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from cunet.kernels.batchnorm import FusedBatchNorm
+from cunet.kernels.convolutions import StridedConv2D, StridedConv2DTranspose
+
+# stock class -> its CPU form (same weights and configuration)
+CPU_FORMS = {
+    keras.layers.Conv2D: StridedConv2D,
+    keras.layers.Conv2DTranspose: StridedConv2DTranspose,
+    keras.layers.BatchNormalization: FusedBatchNorm,
+}
+MODES = ("auto", "cpu", "stock")
+
+
+def cpu_kernels_apply(model=None) -> bool:
+    """True where the CPU forms are faster and meant to run: the TensorFlow backend, a
+    float32 compute dtype (the model's, or Keras' global policy) and no accelerator
+    visible to TensorFlow."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    policy = model.dtype_policy if model is not None else keras.config.dtype_policy()
+    if policy.compute_dtype != "float32":
+        return False
+    import tensorflow as tf
+
+    return not (tf.config.get_visible_devices("GPU") or tf.config.get_visible_devices("TPU"))
+
+
+def uses_cpu_kernels(model) -> bool:
+    """Whether any layer of the functional `model` is one of the CPU forms."""
+    forms = tuple(CPU_FORMS.values())
+    return any(isinstance(layer, forms) for layer in model.layers)
+
+
+def _cpu_form(layer):
+    form = CPU_FORMS.get(type(layer), type(layer))
+    return form.from_config(layer.get_config())
+
+
+def use_cpu_kernels(model, mode: str = "auto"):
+    """`model` with its Conv2D, Conv2DTranspose and BatchNormalization layers in their CPU
+    forms and the same weights (a new functional model of the same graph), or `model`
+    itself. `mode`: "auto" (where `cpu_kernels_apply`), "cpu" (always, e.g. to compare the
+    forms) or "stock" (never)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "stock" or (mode == "auto" and not cpu_kernels_apply(model)):
+        return model
+    fast = keras.models.clone_model(model, clone_function=_cpu_form)
+    fast.set_weights(model.get_weights())
+    return fast
+
+
+def stock_model(model, config):
+    """`model` in stock Keras layers: itself when it holds no CPU form, otherwise the
+    `UNet` of `config` with its weights (what files are saved from)."""
+    if not uses_cpu_kernels(model):
+        return model
+    from cunet.model.parts import as_unet
+
+    return as_unet(model, config)

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
 
     from cunet.training.cache import prepare_cache
     from cunet.config import config_hash, load_config
-    from cunet.training.data import StemBank, training_dataset
+    from cunet.training.data import load_bank, training_dataset
     from cunet.errors import CunetError
     from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     except CunetError as exc:
         print(f"bench_pipeline: error: {exc}", file=sys.stderr)
         return 2
-    bank = StemBank.from_cache(cache, "train", config)
+    bank = load_bank(cache, "train", config)
     batch = args.batch_size
 
     timings = {}

@@ -15,8 +15,8 @@ from cunet.config import load_config
 from cunet.errors import CunetError
 from cunet.training.conditions import condition_table
 from cunet.training.data import (
-    StemBank,
     chunk_samples,
+    load_bank,
     render,
     sample_draws,
     training_dataset,
@@ -30,7 +30,7 @@ PLAIN = {"remix_probability": 0.0, "progressive_probability": 0.0, "gain_db_rang
 
 @pytest.fixture(scope="module")
 def bank(cache_dir, tiny):
-    return StemBank.from_cache(open_cache(cache_dir, tiny), "train", tiny)
+    return load_bank(open_cache(cache_dir, tiny), "train", tiny)
 
 
 def reference_patch(signal, config):
@@ -177,7 +177,7 @@ def test_training_graph_has_no_python_functions(cache_dir, tiny):
 
 def test_validation_set_is_finite_deterministic_and_complete(cache_dir, tiny):
     cache = open_cache(cache_dir, tiny)
-    valid_bank = StemBank.from_cache(cache, "valid", tiny)
+    valid_bank = load_bank(cache, "valid", tiny)
     vectors, _ = condition_table(tiny.data.conditions, 4)
     expected = valid_bank.n_tracks * tiny.data.valid_offsets_per_track * len(vectors)
     runs = [list(validation_dataset(tiny, cache_dir, batch_size=5)) for _ in range(2)]

@@ -15,8 +15,8 @@ How a batch is made (all vectorized over the batch, no per-example map):
 1. `sample_draws` draws, from one stateless seed, per example and stem a track, an offset
    (a multiple of `block`, the gcd of hop and n_fft), a linear gain and the condition;
    see the module `cunet.training.conditions` and the `config.data` fields for the augmentations.
-2. `render` gathers the (B, S, L) stem chunks from the cache held in memory as one tensor
-   and forms mixture = sum_i g_i s_i and target = sum_i c_i g_i s_i (the STFT is linear, so
+2. `render` gathers the (B, S, L) stem chunks from the `StemBank` (the split held once in
+   host memory, in `config.data.storage`) and forms mixture = sum_i g_i s_i and target = sum_i c_i g_i s_i (the STFT is linear, so
    the target's magnitude is that of the conditioned sum of stems). `render` is compiled
    with XLA, which fuses the gather and the mixing.
 
@@ -38,6 +38,7 @@ from cunet.audio import spectral
 from cunet.training.cache import Cache, CacheError, open_cache
 from cunet.training.conditions import condition_table
 from cunet.config import Config
+from cunet.training.stembank import StemBank
 
 
 def chunk_samples(config: Config) -> int:
@@ -50,52 +51,24 @@ def offset_block(config: Config) -> int:
     return math.gcd(config.audio.hop_length, config.audio.n_fft)
 
 
-class StemBank:
-    """The cached stems of one split, in memory, as blocks ready for a batched gather.
-
-    Attributes:
-        blocks: (S * n_blocks, block) float32 tensor: stem s of all tracks, concatenated
-            (each track zero-padded to whole blocks), is rows [s * n_blocks, (s+1) * n_blocks).
-        track_starts: (n_tracks,) int32, first block of each track.
-        track_lengths: (n_tracks,) int32, length of each track in samples.
-        names: the track names, in index order.
-    """
-
-    def __init__(self, arrays: list, names: list, block: int):
-        if not arrays:
-            raise CacheError("no tracks to draw examples from")
-        n_stems = arrays[0].shape[1]
-        lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
-        padded = -(-lengths // block) * block
-        starts = np.concatenate([[0], np.cumsum(padded)[:-1]])
-        n_blocks = int(padded.sum() // block)
-        flat = np.zeros((n_stems, n_blocks * block), dtype=np.float32)
-        for array, start in zip(arrays, starts):
-            flat[:, start : start + array.shape[0]] = np.asarray(array, dtype=np.float32).T
-        self.block = block
-        self.n_stems = n_stems
-        self.n_blocks = n_blocks
-        self.names = list(names)
-        self.blocks = tf.constant(flat.reshape(n_stems * n_blocks, block))
-        self.track_starts = tf.constant((starts // block).astype(np.int32))
-        self.track_lengths = tf.constant(lengths.astype(np.int32))
-
-    @classmethod
-    def from_cache(cls, cache: Cache, split: str, config: Config) -> "StemBank":
-        """Load the tracks of `split` that hold at least one chunk."""
-        length = chunk_samples(config)
-        tracks = [t for t in cache.split(split) if t.length >= length]
-        if not tracks:
-            raise CacheError(
-                f"the cache in {cache.root} has no {split} track of at least {length} samples "
-                f"({length / config.audio.sample_rate:.1f} s)"
-            )
-        arrays = [cache.read_track(t) for t in tracks]
-        return cls(arrays, [t.name for t in tracks], offset_block(config))
-
-    @property
-    def n_tracks(self) -> int:
-        return len(self.names)
+def load_bank(cache: Cache, split: str, config: Config) -> StemBank:
+    """The tracks of `split` that hold at least one chunk, in a `StemBank` of
+    `config.data.storage`."""
+    length = chunk_samples(config)
+    tracks = [t for t in cache.split(split) if t.length >= length]
+    if not tracks:
+        raise CacheError(
+            f"the cache in {cache.root} has no {split} track of at least {length} samples "
+            f"({length / config.audio.sample_rate:.1f} s)"
+        )
+    return StemBank(
+        [t.name for t in tracks],
+        [t.length for t in tracks],
+        len(cache.instruments),
+        lambda i: cache.read_track(tracks[i], mmap=False),  # one track at a time, then freed
+        offset_block(config),
+        config.data.storage,
+    )
 
 
 def _target_index(config: Config) -> Optional[int]:
@@ -160,8 +133,9 @@ def sample_draws(seed, batch_size: int, bank: StemBank, config: Config) -> dict:
     return {"track": track, "offset": offset, "gain": gain, "condition": condition}
 
 
-def render(bank: StemBank, draws: dict, config: Config):
-    """Mixture and target waveforms of explicit draws (see `sample_draws`).
+def render(bank: StemBank, draws: dict, config: Config, handle=None):
+    """Mixture and target waveforms of explicit draws (see `sample_draws`); `handle`: the
+    bank's variable, opened by the caller (see `StemBank.gather`).
 
     Returns (mixture, target), each (B, L) float32.
     """
@@ -170,7 +144,7 @@ def render(bank: StemBank, draws: dict, config: Config):
     stem_rows = tf.range(bank.n_stems, dtype=tf.int32) * bank.n_blocks
     first = tf.gather(bank.track_starts, draws["track"]) + draws["offset"] // bank.block
     rows = (stem_rows + first)[..., None] + tf.range(n_chunk_blocks, dtype=tf.int32)
-    stems = tf.reshape(tf.gather(bank.blocks, rows), (-1, bank.n_stems, chunk))  # (B, S, L)
+    stems = tf.reshape(bank.gather(rows, handle), (-1, bank.n_stems, chunk))  # (B, S, L)
     gain = tf.cast(draws["gain"], tf.float32)
     mixture = tf.einsum("bs,bsl->bl", gain, stems)
     target = tf.einsum("bs,bsl->bl", gain * tf.cast(draws["condition"], tf.float32), stems)
@@ -185,12 +159,13 @@ def _element(config: Config, mixture, condition, target):
 
 def _compiled_render(bank: StemBank, config: Config, jit: bool):
     """`render` for one bank, compiled with XLA when `jit` (gather and mixing fuse)."""
-    return tf.function(lambda draws: render(bank, draws, config), jit_compile=jit or None)
+    compiled = tf.function(lambda handle, draws: render(bank, draws, config, handle), jit_compile=jit or None)
+    return lambda draws: compiled(bank.handle(), draws)
 
 
 def _load_bank(config: Config, cache_dir, split: str) -> StemBank:
     cache = cache_dir if isinstance(cache_dir, Cache) else open_cache(cache_dir, config)
-    return StemBank.from_cache(cache, split, config)
+    return load_bank(cache, split, config)
 
 
 def training_dataset(
@@ -204,8 +179,8 @@ def training_dataset(
     """The infinite training set of the cache's "train" tracks, batched (static batch size).
 
     `seed` (default `config.training.seed`) fixes every draw: two datasets with one seed
-    yield the same batches in the same order. The cache's train split is held in memory
-    (`StemBank`): 4 bytes per sample per instrument. `bank` reuses one already loaded;
+    yield the same batches in the same order. The cache's train split is held in host memory
+    once (`StemBank`): 4 bytes per sample per instrument, 2 with 16-bit `data.storage`. `bank` reuses one already loaded;
     `jit=False` runs `render` without XLA.
     """
     batch_size = int(batch_size or config.training.batch_size)

@@ -4,7 +4,7 @@
    there, else a synthetic signal) is separated into vocals by the same code as the CLI
    (decode -> resample -> model -> full-band mask -> inverse STFT -> write), `--runs` times;
    the median wall time gives the real-time factor (seconds of audio per second). The model
-   runs in two threads beside the main one (`cunet.separation.separator`), so its share is the time
+   runs in two threads beside the main one (`cunet.separation.streaming`), so its share is the time
    spent in model calls summed over both model threads, divided by 2 x the wall time.
 2. Peak resident memory (ru_maxrss of a child process) of `cunet separate` on a
    `--long-minutes` (default 60) stereo 44.1 kHz wav.
@@ -73,7 +73,7 @@ def write_long(path: Path, base: np.ndarray, minutes: float) -> None:
 def model_file(tmp: Path, choice: str) -> tuple[Path, str]:
     """`choice`: "default" (the embedded model), "paper" (cunet-simple-dense, random weights:
     the paper model's compute) or a path to a trained model."""
-    from cunet.separation.separator import default_model_path
+    from cunet.separation.runtimes import default_model_path
 
     if choice == "default" and default_model_path().is_file():
         return default_model_path(), "embedded default model"
@@ -107,7 +107,7 @@ def main() -> None:
                         help="default (embedded), paper (paper-size model, random weights) or a .keras path")
     args = parser.parse_args()
 
-    from cunet.cli.separate import separate_file
+    from cunet.separation.files import stream_to_files
     from cunet.separation.separator import Separator
 
     with tempfile.TemporaryDirectory(prefix="cunet-bench-") as tmp:
@@ -122,17 +122,17 @@ def main() -> None:
         separator.separate(audio[: 10 * RATE], RATE, ["vocals"])  # trace the model once
         walls, model_times, cpu_times = [], [], []
         for run in range(args.runs):
-            separator.model_seconds, separator.model_patches = 0.0, 0
+            separator.masks.seconds, separator.masks.patches = 0.0, 0
             out = {"vocals": tmp / "out" / f"vocals-{run}.wav"}
             started, cpu = time.perf_counter(), time.process_time()
-            separate_file(separator, song, out, ["vocals"], progress=False)
+            stream_to_files(separator, song, out, ["vocals"], progress=False)
             walls.append(time.perf_counter() - started)
             cpu_times.append(time.process_time() - cpu)
-            model_times.append(separator.model_seconds)
+            model_times.append(separator.masks.seconds)
         wall = statistics.median(walls)
         model_time = statistics.median(model_times)
         cpu_time = statistics.median(cpu_times)
-        patches = separator.model_patches
+        patches = separator.masks.patches
 
         long_song = tmp / "long.wav"
         write_long(long_song, audio, args.long_minutes)

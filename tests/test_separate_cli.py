@@ -206,9 +206,9 @@ def test_model_with_lambda_layer_is_refused(tmp_path, capsys):
 
 
 def test_missing_default_model(tmp_path, monkeypatch, capsys):
-    import cunet.separation.separator as separator
+    import cunet.separation.runtimes as runtimes
 
-    monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
+    monkeypatch.setattr(runtimes, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     src = _song(tmp_path / "s.wav", seconds=0.2)
     _fails(capsys, [str(src), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "embedded default model")
 

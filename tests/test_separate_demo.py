@@ -16,9 +16,9 @@ def test_bundled_example_is_a_short_stereo_clip():
 
 
 def test_demo_without_embedded_model_explains_and_exits_0(tmp_path, monkeypatch, capsys):
-    import cunet.separation.separator as separator
+    import cunet.separation.runtimes as runtimes
 
-    monkeypatch.setattr(separator, "default_model_path", lambda: tmp_path / "cunet-default.keras")
+    monkeypatch.setattr(runtimes, "default_model_path", lambda: tmp_path / "cunet-default.keras")
     assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "no trained model" in out and "parameters, total" in out

@@ -13,6 +13,8 @@ import numpy as np
 
 from cunet.errors import CunetError
 
+RESIDUAL = "residual"  # the output name of the mixture minus the estimates
+
 
 class InstrumentError(CunetError):
     """An instrument spec names an unknown instrument or is malformed."""
@@ -61,3 +63,37 @@ def parse_spec(text: str, instruments) -> InstrumentSpec:
                 raise InstrumentError(f"weight of {name!r} in {text!r} must be finite and >= 0, got {value}")
         weights[name] = weight
     return InstrumentSpec(cleaned, weights)
+
+
+def model_instruments(config) -> list:
+    """What a model separates: all its instruments (C-U-Net) or its target (dedicated U-Net)."""
+    return list(config.instruments) if config.conditioned else [config.model.target]
+
+
+def parse_instruments(texts, config) -> list[InstrumentSpec]:
+    """Parse and check specs against the model `config` describes; raises `CunetError`
+    naming the problem (unknown, repeated, or not separable by a dedicated U-Net)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    specs = [parse_spec(text, config.instruments) for text in texts]
+    if not specs:
+        raise CunetError(f"no instrument requested (valid instruments: {', '.join(model_instruments(config))})")
+    names = [s.text for s in specs]
+    if len(set(names)) != len(names) or RESIDUAL in names:
+        raise CunetError(f"instruments requested twice: {names}")
+    if not config.conditioned:
+        target = config.model.target
+        for spec in specs:
+            if spec.weights != {target: 1.0}:
+                raise CunetError(
+                    f"this model is a dedicated U-Net for {target!r}: it separates only "
+                    f"{target!r}, not {spec.text!r} (use a C-U-Net model for other instruments)"
+                )
+    return specs
+
+
+def conditions(specs: list[InstrumentSpec], config) -> list:
+    """The condition vector of each spec (n_instruments,) float32; None for a dedicated U-Net."""
+    if not config.conditioned:
+        return [None] * len(specs)
+    return [spec.condition(config.instruments) for spec in specs]

@@ -73,3 +73,20 @@ def _inverse(m: np.ndarray) -> np.ndarray:
     a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
     det = a * d - b * c
     return np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / det[..., None, None]
+
+
+def filter_masks(spectrum: np.ndarray, masks: list, iterations: int = 1) -> list:
+    """The Wiener post-filter of one block of separation.
+
+    spectrum (channels, frames, bins) complex, the input STFT; masks [(channels, frames, bins)]
+    one per requested estimate. The estimates plus the rest of the mixture (1 - their sum)
+    share the spectrum by power, then `iterations` EM steps refine them with each source's
+    spatial covariance, estimated over the block. Returns the estimates' STFTs, the rest left out.
+    """
+    magnitude = np.abs(spectrum)
+    rest = np.maximum(0.0, 1.0 - sum(masks))
+    gains = wiener_gains([m * magnitude for m in masks] + [rest * magnitude])
+    estimates = gains * spectrum[None]
+    if iterations > 0:
+        estimates = expectation_maximization(spectrum, estimates, iterations)
+    return list(estimates[:-1])

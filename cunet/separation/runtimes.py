@@ -45,6 +45,6 @@ def load_masks(model: Union[None, str, Path], runtime: str = "tensorflow", batch
 
         keras_model, config = load_model(resolve_model_path(model))
         return TensorFlowMasks(keras_model, config, batch_size=batch_size), config
-    if runtime == "litert":
-        raise CunetError("runtime 'litert' is not available in this version")  # LiteRTMasks goes here
+    if runtime == "litert":  # issue #14: `cunet.separation.litert.LiteRTMasks(tflite_path, config, batch_size)`
+        raise CunetError("runtime 'litert' is not available in this version")
     raise CunetError(f"unknown runtime {runtime!r} (valid runtimes: {', '.join(RUNTIMES)})")

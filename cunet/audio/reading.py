@@ -172,7 +172,7 @@ def resolve_backend(name: str) -> str:
     """The decoding backend to use for `name` ("auto", "soundfile" or "tfio"); resampling is soxr for all.
 
     "auto" is soundfile (+ ffmpeg): measured faster than tensorflow-io for every format
-    (docs/BENCHMARKS.md, "Audio backends"). "tfio" falls back to soundfile with a one-line
+    (docs/BENCHMARKS.md, "Audio decoding"). "tfio" falls back to soundfile with a one-line
     notice on stderr when tensorflow-io is missing or its ops do not load.
     """
     if name not in BACKENDS:

@@ -8,7 +8,7 @@ Decoding happens in TensorFlow's graph (`tfio.audio.AudioIOTensor`, lazily slice
 files are read block by block): wav, flac, mp3 and ogg. Resampling stays with soxr for every
 backend: `tfio.audio.resample` delays its output by about 32 samples and, after that delay
 is removed, still differs from soxr by -3 to -27 dB depending on the rate pair (see
-docs/BENCHMARKS.md, "Audio backends"), so results would depend on the backend.
+docs/BENCHMARKS.md, "Audio decoding"), so results would depend on the backend.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def test_litert_masks_equal_keras_masks(exported):
 
 def test_litert_masks_from_two_threads_equal_serial(exported):
     _, config, _, tflite = exported
-    masks = LiteRTMasks(tflite, config, batch_size=4)
+    masks = LiteRTMasks(tflite, config, batch_size=4, interpreters=2)
     condition = _conditions(config)[0]
     inputs = [_patches(config, 7, seed=s) for s in (1, 2)]
     serial = [masks(x, condition) for x in inputs]

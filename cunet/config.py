@@ -18,8 +18,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional, Union
 
-import yaml
-
 from cunet.errors import CunetError
 
 DEFAULT_CONFIG = "cunet-simple-dense"
@@ -284,6 +282,8 @@ def load_config(name_or_path: Union[str, Path] = DEFAULT_CONFIG) -> Config:
                 f"unknown config {text!r} (named configs: {', '.join(available_configs())})"
             )
         raw = source.read_text()
+    import yaml  # here, not at the top: `cunet --help` imports this module for the config names
+
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
@@ -298,6 +298,8 @@ def load_config(name_or_path: Union[str, Path] = DEFAULT_CONFIG) -> Config:
 
 def save_config(config: Config, path: Union[str, Path]) -> None:
     """Write `config` as YAML (atomically) so that `load_config(path)` rebuilds it."""
+    import yaml
+
     from cunet.fileio import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

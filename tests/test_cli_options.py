@@ -11,7 +11,7 @@ from cunet.audio.formats import BACKENDS, WRITE_FORMATS
 from cunet.cli import COMMANDS, build_parser, main
 from cunet.cli.options import MUSDB_SUBSETS, positive_int
 from cunet.config import available_configs
-from cunet.training.run import STRATEGIES
+from cunet.training.distribute import STRATEGIES
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:
@@ -75,10 +75,10 @@ def test_a_broken_command_module_fails_loudly(monkeypatch):
         main(["--help"])
 
 
-def test_help_imports_neither_tensorflow_nor_numpy():
+def test_help_imports_neither_tensorflow_nor_numpy_nor_yaml():
     code = (
         "import sys, cunet.cli; cunet.cli.build_parser(); "
-        "print(sorted(m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules))"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'numpy', 'yaml') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -13,7 +13,7 @@ import argparse
 
 from cunet.audio.formats import BACKENDS, WRITE_FORMATS
 from cunet.config import DEFAULT_CONFIG, available_configs
-from cunet.training.run import STRATEGIES
+from cunet.training.distribute import STRATEGIES
 
 MUSDB_SUBSETS = ("train", "test")  # the folders of a MUSDB18 root
 EMBEDDED_MODEL_HELP = "a trained cunet .keras model (default: the embedded model)"
@@ -71,7 +71,7 @@ def add_format(parser) -> None:
 
 
 def add_strategy(parser) -> None:
-    """`--strategy`: one of `cunet.training.run.STRATEGIES`."""
+    """`--strategy`: one of `cunet.training.distribute.STRATEGIES`."""
     parser.add_argument(
         "--strategy", default="auto", choices=STRATEGIES,
         help="tf.distribute strategy: auto picks multiworker when TF_CONFIG names "

@@ -14,6 +14,8 @@ from cunet.config import load_config
 from cunet.model.unet import build_model
 config = load_config("tiny")
 model = build_model(config)
+from cunet.kernels.switch import use_cpu_kernels
+assert use_cpu_kernels(model) is model  # TensorFlow kernels: never under JAX
 rng = np.random.default_rng(0)
 x = rng.uniform(0, 1, (4, 64, 32, 1)).astype("float32")
 c = np.eye(4, dtype="float32")

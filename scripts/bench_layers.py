@@ -1,9 +1,10 @@
 """Training step time with cunet's layers against Keras' own, alternating in one process.
 
 Builds the same config with three sets of layers: Keras' (BatchNormalization, Conv2D,
-Conv2DTranspose), Keras' convolutions with `cunet.kernels.batchnorm.FusedBatchNorm`, and what
-`cunet.model.unet` uses (FusedBatchNorm and `cunet.kernels.convolutions`' StridedConv2D and
-StridedConv2DTranspose). It alternates `train_on_batch` on one synthetic batch between the
+Conv2DTranspose: the model as `cunet.model.unet.UNet` builds and saves it), Keras' convolutions
+with `cunet.kernels.batchnorm.FusedBatchNorm`, and the CPU forms `cunet.kernels.switch.
+use_cpu_kernels` gives on a CPU (FusedBatchNorm and `cunet.kernels.convolutions`' StridedConv2D
+and StridedConv2DTranspose). It alternates `train_on_batch` on one synthetic batch between the
 models, so that all see the same machine load, and prints one table, then
 `keras_step_s=<float> fused_batchnorm_step_s=<float> cunet_step_s=<float> speedup=<float>`
 (medians; speedup = Keras' layers / cunet's).
@@ -33,27 +34,33 @@ def main(argv=None) -> int:
 
     import keras
 
-    import cunet.model.unet
     from cunet.config import load_config
+    from cunet.kernels.batchnorm import FusedBatchNorm
+    from cunet.kernels.switch import use_cpu_kernels
+    from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
+
+    def fused_batchnorm_only(model):
+        def clone(layer):
+            kind = FusedBatchNorm if type(layer) is keras.layers.BatchNormalization else type(layer)
+            return kind.from_config(layer.get_config())
+
+        fast = keras.models.clone_model(model, clone_function=clone)
+        fast.set_weights(model.get_weights())
+        return fast
 
     config = load_config(args.config)
     x, target = synthetic_batch(config, args.batch_size)
-    ours = (cunet.model.unet.FusedBatchNorm, cunet.model.unet.StridedConv2D, cunet.model.unet.StridedConv2DTranspose)
-    theirs = (keras.layers.BatchNormalization, keras.layers.Conv2D, keras.layers.Conv2DTranspose)
     variants = {
-        "keras": ("Keras' layers", theirs),
-        "fused_batchnorm": ("FusedBatchNorm, Keras' convolutions", (ours[0], *theirs[1:])),
-        "cunet": ("FusedBatchNorm, Strided convolutions (cunet.model.unet)", ours),
+        "keras": ("Keras' layers", lambda model: model),
+        "fused_batchnorm": ("FusedBatchNorm, Keras' convolutions", fused_batchnorm_only),
+        "cunet": ("FusedBatchNorm, Strided convolutions (use_cpu_kernels)", lambda m: use_cpu_kernels(m, "cpu")),
     }
     models = {}
     for name, (_, layers) in variants.items():
-        # the classes `cunet.model.unet` builds its blocks with
-        cunet.model.unet.FusedBatchNorm, cunet.model.unet.StridedConv2D, cunet.model.unet.StridedConv2DTranspose = layers
         keras.utils.set_random_seed(0)
-        models[name] = waveform_model(cunet.model.unet.build_model(config, compile=False), config)
+        models[name] = waveform_model(layers(build_model(config, compile=False)), config)
         models[name].train_on_batch(x, target)  # traced and warmed up
-    cunet.model.unet.FusedBatchNorm, cunet.model.unet.StridedConv2D, cunet.model.unet.StridedConv2DTranspose = ours
     times = {name: [] for name in models}
     for _ in range(args.steps):
         for name, model in models.items():

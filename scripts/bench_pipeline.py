@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     from cunet.config import config_hash, load_config
     from cunet.training.data import load_bank, training_dataset
     from cunet.errors import CunetError
+    from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
 
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     plain = statistics.median(batch * args.pipeline_batches / wall for wall, _ in timings[False])
     dataset = training_dataset(config, cache, batch_size=batch, seed=0, bank=bank)
 
-    model = waveform_model(build_model(config, compile=False), config)
+    model = waveform_model(use_cpu_kernels(build_model(config, compile=False)), config)
     x, y = next(iter(dataset))
     x = tuple(np.asarray(t) for t in x) if isinstance(x, tuple) else np.asarray(x)
     y = np.asarray(y)

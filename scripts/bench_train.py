@@ -65,6 +65,7 @@ def training_rate(config, dataset, batch_size: int, steps: int, jit: bool) -> fl
     inside one `fit` after two warm-up steps (no per-call start-up in the figure)."""
     import keras
 
+    from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
 
@@ -80,7 +81,7 @@ def training_rate(config, dataset, batch_size: int, steps: int, jit: bool) -> fl
             self.times.append(time.perf_counter() - self.start)
 
     keras.utils.set_random_seed(0)
-    model = waveform_model(build_model(config, compile=False), config, jit_compile=jit)
+    model = waveform_model(use_cpu_kernels(build_model(config, compile=False)), config, jit_compile=jit)
     timer = StepTimes()
     model.fit(dataset, steps_per_epoch=2 + steps, epochs=1, verbose=0, callbacks=[timer])
     return batch_size / statistics.median(timer.times[2:])
@@ -176,6 +177,7 @@ def main(argv=None) -> int:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     from cunet.config import load_config
+    from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.info import model_info
     from cunet.model.unet import build_model
 
@@ -202,7 +204,7 @@ def main(argv=None) -> int:
         flops = model_info(unet).flops_per_patch
         train_flops = 3 * flops
         if args.conv_repeats:
-            rate = args.batch_size / convolution_seconds(unet, args.batch_size, args.conv_repeats)
+            rate = args.batch_size / convolution_seconds(use_cpu_kernels(unet), args.batch_size, args.conv_repeats)
             gflops = rate * train_flops / 1e9
             print(f"{config.name:<22} {'convs only':<10} {'no':<4} {flops / 1e9:>11.3f} {rate:>10.2f} "
                   f"{gflops:>8.1f} {gflops / peak_gflops:>8.1%} {'':>10}", flush=True)

@@ -26,12 +26,13 @@ def child(config_name: str, batch_size: int) -> None:
     from bench_train import synthetic_batch  # scripts/ is on sys.path
 
     from cunet.config import load_config
+    from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
 
     config = load_config(config_name)
     x, target = synthetic_batch(config, batch_size)
-    model = waveform_model(build_model(config, compile=False), config)
+    model = waveform_model(use_cpu_kernels(build_model(config, compile=False)), config)
     for _ in range(3):
         model.train_on_batch(x, target)
     print(MARK, flush=True)

@@ -54,12 +54,13 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from cunet.config import load_config
+    from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
 
     config = load_config(args.config)
     x, target = synthetic_batch(config, args.batch_size)
-    model = waveform_model(build_model(config, compile=False), config)
+    model = waveform_model(use_cpu_kernels(build_model(config, compile=False)), config)
     for _ in range(2):
         model.train_on_batch(x, target)
     with tempfile.TemporaryDirectory() as logdir:

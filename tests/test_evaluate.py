@@ -13,7 +13,11 @@ import soundfile as sf
 
 from musdb_fixtures import make_musdb_root
 
-from cunet.evaluation import harness as ev
+from cunet.evaluation import EvaluationError
+from cunet.evaluation import run as evaluation_run
+from cunet.evaluation.methods import Method, irm_method, mixture_method
+from cunet.evaluation.run import evaluate_musdb, run_evaluation
+from cunet.evaluation.scoring import METRICS, read_track_scores, track_json_path
 from cunet.evaluation.baselines import ideal_ratio_mask_estimates
 from cunet.audio.spectral import input_stft_settings
 from cunet.cli import main
@@ -28,7 +32,7 @@ def _downmix_to_mono(root: Path) -> None:
         sf.write(path, audio.mean(axis=1, keepdims=True), rate, subtype="FLOAT")
 
 
-def _truth_method() -> ev.Method:
+def _truth_method() -> Method:
     """The true sources plus noise 80 dB below them (exact copies score +inf, stored as NaN)."""
 
     def separate(track, targets):
@@ -39,7 +43,7 @@ def _truth_method() -> ev.Method:
             out[t] = s + 1e-4 * np.std(s) * rng.standard_normal(s.shape).astype(np.float32)
         return out
 
-    return ev.Method("truth", "oracle", 0, "true sources + noise at -80 dB", "truth", separate)
+    return Method("truth", "oracle", 0, "true sources + noise at -80 dB", "truth", separate)
 
 
 def _read_csv(path: Path) -> list:
@@ -54,8 +58,8 @@ def scored(tmp_path_factory):
     root = make_musdb_root(base / "root", "wav", {"test": 1}, seconds=2.0, rate=22050)
     _downmix_to_mono(root)
     out = base / "out"
-    methods = [_truth_method(), ev.mixture_method(), ev.irm_method()]
-    result = ev.evaluate_musdb(root, out, methods, TARGETS, is_wav=True, progress=False)
+    methods = [_truth_method(), mixture_method(), irm_method()]
+    result = evaluate_musdb(root, out, methods, TARGETS, is_wav=True, progress=False)
     return root, out, methods, result
 
 
@@ -77,10 +81,10 @@ def test_outputs_long_csv_summary_and_museval_json(scored):
     assert list(rows[0]) == ["method", "track", "target", "metric", "score"]
     keys = [(r["method"], r["track"], r["target"], r["metric"]) for r in rows]
     assert len(keys) == len(set(keys)) == 3 * 1 * 4 * 4
-    assert {r["metric"] for r in rows} == set(ev.METRICS)
+    assert {r["metric"] for r in rows} == set(METRICS)
     # the CSV score is the median over the JSON's frames
     track = result.tracks[0]
-    stored = ev.read_track_scores(ev.track_json_path(out, "oracle-irm", "test", track), TARGETS)
+    stored = read_track_scores(track_json_path(out, "oracle-irm", "test", track), TARGETS)
     assert len(stored["vocals"]["SDR"]) == 2  # 2 s track: two 1 s frames
     csv_score = next(
         float(r["score"]) for r in rows
@@ -100,28 +104,28 @@ def test_outputs_long_csv_summary_and_museval_json(scored):
 def test_rerun_skips_scored_tracks_and_rescored_corrupt_json(scored, monkeypatch):
     root, out, methods, first = scored
     calls = []
-    real = ev.score_estimates
+    real = evaluation_run.score_estimates
 
     def counting(*args, **kwargs):
         calls.append(args[3])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ev, "score_estimates", counting)
-    again = ev.evaluate_musdb(root, out, methods, TARGETS, is_wav=True, progress=False)
-    assert calls == [] and again.reused == 3 and again.rows == first.rows
+    monkeypatch.setattr(evaluation_run, "score_estimates", counting)
+    again = evaluate_musdb(root, out, methods, TARGETS, is_wav=True, progress=False)
+    assert calls == [] and again.reused == 3 and again.scores.equals(first.scores)
 
-    path = ev.track_json_path(out, "baseline-mixture", "test", first.tracks[0])
+    path = track_json_path(out, "baseline-mixture", "test", first.tracks[0])
     path.write_text(path.read_text()[:200])  # an interrupted foreign write: truncated JSON
-    third = ev.evaluate_musdb(root, out, methods, TARGETS, is_wav=True, progress=False)
+    third = evaluate_musdb(root, out, methods, TARGETS, is_wav=True, progress=False)
     assert calls == [first.tracks[0]] and third.scored == 1 and third.reused == 2
-    assert ev.read_track_scores(path, TARGETS) is not None
-    assert third.rows == first.rows
+    assert read_track_scores(path, TARGETS) is not None
+    assert third.scores.equals(first.scores)
 
 
 def test_scores_of_another_model_under_the_same_name_are_refused(tmp_path):
-    ev.run_evaluation([], [ev.Method("m", "model", 1, "first", "a", None)], TARGETS, tmp_path, progress=False)
-    with pytest.raises(ev.EvaluationError, match="different model"):
-        ev.run_evaluation([], [ev.Method("m", "model", 1, "second", "b", None)], TARGETS, tmp_path, progress=False)
+    run_evaluation([], [Method("m", "model", 1, "first", "a", None)], TARGETS, tmp_path, progress=False)
+    with pytest.raises(EvaluationError, match="different model"):
+        run_evaluation([], [Method("m", "model", 1, "second", "b", None)], TARGETS, tmp_path, progress=False)
 
 
 def test_stems_layout_baselines_through_cli(tmp_path, capsys):
@@ -194,7 +198,7 @@ def tiny_root(tmp_path):
         (["--musdb-root", "{root}", "--is-wav", "--targets", "vocals,piano"], "unknown target 'piano'"),
         (["--musdb-root", "{root}", "--is-wav", "--model", "{tmp}/notes.keras"], "not a cunet model"),
         (["--musdb-root", "{root}", "--is-wav", "--model", "{tmp}/missing.keras"], "model file not found"),
-        (["--musdb-root", "{root}"], "pass --is-wav"),
+        (["--musdb-root", "{root}"], "add --is-wav"),
         (["--musdb-root", "{root}", "--is-wav", "--baselines", "oracle"], "unknown baseline 'oracle'"),
         (["--musdb-root", "{root}", "--is-wav", "--dedicated", "vocals"], "INSTRUMENT=PATH"),
         (["--musdb-root", "{root}", "--is-wav", "--tracks", "0"], "--tracks must be at least 1"),

@@ -7,7 +7,8 @@ import pytest
 
 from musdb_fixtures import make_musdb_root
 
-from cunet.evaluation import harness as ev
+from cunet.evaluation.methods import dedicated_method, model_method
+from cunet.musdb import STEMS, TrackAudio
 from cunet.audio.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
@@ -61,14 +62,14 @@ def test_model_and_dedicated_end_to_end(models, tmp_path, capsys):
 def test_methods_score_exactly_what_the_separator_returns(models):
     rng = np.random.default_rng(0)
     rate = 11025
-    sources = {name: (0.1 * rng.standard_normal((rate // 2, 2))).astype(np.float32) for name in ev.SOURCES}
-    track = ev.TrackAudio("t", rate, sum(sources.values()), sources)
-    method = ev.model_method(models["cunet"], ["vocals", "bass"])
+    sources = {name: (0.1 * rng.standard_normal((rate // 2, 2))).astype(np.float32) for name in STEMS}
+    track = TrackAudio("t", rate, sum(sources.values()), sources)
+    method = model_method(models["cunet"], ["vocals", "bass"])
     direct = Separator.load(models["cunet"]).separate(track.mixture, rate, instruments=("vocals", "bass"))
     got = method.separate(track, ["vocals", "bass"])
     for name in ("vocals", "bass"):
         np.testing.assert_array_equal(got[name], direct[name])
-    dedicated = ev.dedicated_method({"vocals": models["vocals"], "bass": models["bass"]}, ["vocals", "bass"], "d")
+    dedicated = dedicated_method({"vocals": models["vocals"], "bass": models["bass"]}, ["vocals", "bass"], "d")
     direct = Separator.load(models["vocals"]).separate(track.mixture, rate, instruments=("vocals",))
     np.testing.assert_array_equal(dedicated.separate(track, ["vocals", "bass"])["vocals"], direct["vocals"])
 
@@ -76,8 +77,8 @@ def test_methods_score_exactly_what_the_separator_returns(models):
 def test_oracle_masks_on_the_separators_grid(models):
     separator = Separator.load(models["cunet"])
     for rate in (8192, 16000, 22050, 44100, 48000):
-        grid = separator._grid(rate * 3, rate)
-        assert input_stft_settings(separator.config.audio, rate) == (grid.n_fft_in, grid.hop_in)
+        grid = separator.grid(rate * 3, rate)
+        assert input_stft_settings(separator.config.audio, rate) == (grid.input_n_fft, grid.input_hop)
 
 
 @pytest.mark.parametrize(

@@ -55,15 +55,16 @@ def _named_models(values) -> list:
 def _dedicated_paths(values) -> dict:
     from pathlib import Path
 
-    from cunet.evaluation.harness import SOURCES, EvaluationError
+    from cunet.evaluation import EvaluationError
+    from cunet.musdb import STEMS
 
     paths = {}
     for value in values:
         target, sep, path = value.partition("=")
         if not sep or not path:
             raise EvaluationError(f"--dedicated takes INSTRUMENT=PATH, got {value!r}")
-        if target not in SOURCES:
-            raise EvaluationError(f"--dedicated {value}: unknown instrument {target!r} (one of {', '.join(SOURCES)})")
+        if target not in STEMS:
+            raise EvaluationError(f"--dedicated {value}: unknown instrument {target!r} (one of {', '.join(STEMS)})")
         if target in paths:
             raise EvaluationError(f"--dedicated gives two U-Nets for {target!r}")
         paths[target] = Path(path)
@@ -73,43 +74,49 @@ def _dedicated_paths(values) -> dict:
 def run(args) -> int:
     from pathlib import Path
 
-    from cunet.evaluation import harness as ev
+    from cunet.evaluation import EvaluationError
+    from cunet.evaluation.methods import check_targets, dedicated_method, irm_method, mixture_method, model_method
     from cunet.evaluation.baselines import BASELINES
+    from cunet.evaluation.report import sdr_table, write_reports
+    from cunet.evaluation.run import run_evaluation
+    from cunet.musdb import discover_tracks
 
-    targets = ev.check_targets(_split(args.targets))
+    targets = check_targets(_split(args.targets))
     baselines = _split(args.baselines)
     if baselines == ["none"]:
         baselines = []
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
-        raise ev.EvaluationError(
+        raise EvaluationError(
             f"unknown baseline {', '.join(map(repr, unknown))} (known: {', '.join(BASELINES)}, or none)"
         )
-    tracks = ev.open_musdb(args.musdb_root, args.subset, args.is_wav, args.tracks)
+    if args.tracks is not None and args.tracks < 1:
+        raise EvaluationError(f"--tracks must be at least 1, got {args.tracks}")
+    tracks = discover_tracks(args.musdb_root, args.subset, args.is_wav, args.tracks)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise ev.EvaluationError(f"--out {out} exists and is not a folder")
+        raise EvaluationError(f"--out {out} exists and is not a folder")
 
     methods = []
     model_paths = _named_models(args.model)
     for name, path in model_paths:
-        methods.append(ev.model_method(path, targets, name=name))
+        methods.append(model_method(path, targets, name=name))
     dedicated = _dedicated_paths(args.dedicated)
     if dedicated:
-        methods.append(ev.dedicated_method(dedicated, targets, args.dedicated_name))
+        methods.append(dedicated_method(dedicated, targets, args.dedicated_name))
     # The oracle masks on the STFT grid of the first model (the paper configs share one).
     first_audio = methods[0].config.audio if methods else None
     if "mixture" in baselines:
-        methods.append(ev.mixture_method())
+        methods.append(mixture_method())
     if "irm" in baselines:
-        methods.append(ev.irm_method(first_audio))
+        methods.append(irm_method(first_audio))
     if not methods:
-        raise ev.EvaluationError("nothing to evaluate: give --model, --dedicated or --baselines")
+        raise EvaluationError("nothing to evaluate: give --model, --dedicated or --baselines")
 
-    result = ev.run_evaluation(tracks, methods, targets, out, args.subset, progress=not args.no_progress)
-    paths = ev.write_reports(result, out)
+    result = run_evaluation(tracks, methods, targets, out, args.subset, progress=not args.no_progress)
+    paths = write_reports(result, out)
     print(f"{len(result.tracks)} track(s), {len(methods)} method(s): "
           f"{result.scored} scored now, {result.reused} read back from {out}")
-    print(ev.sdr_table(result))
+    print(sdr_table(result))
     print(f"median SDR (dB) over frames, then tracks; full tables: {paths['summary_md']}")
     return 0

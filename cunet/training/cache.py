@@ -1,7 +1,7 @@
 """The prepared stem cache: MUSDB18 stems at the model's rate, one `.npy` per track.
 
-`prepare_cache` reads a MUSDB18 root (`.stem.mp4`, through stempeg and ffmpeg) or a
-MUSDB18-HQ root (wav folders), downmixes every stem to mono, resamples it to
+`prepare_cache` reads a MUSDB18 root (`.stem.mp4`) or a MUSDB18-HQ root (wav folders)
+through `cunet.musdb`, downmixes every stem to mono, resamples it to
 `config.audio.sample_rate` with soxr (high quality) and writes, in the cache folder:
 
 - `<track>.npy`: float32, shape (samples, n_instruments), columns in `config.instruments`
@@ -28,24 +28,14 @@ import numpy as np
 from cunet.config import Config, config_hash
 from cunet.errors import CunetError
 from cunet.fileio import atomic_path, atomic_write_text
+from cunet.musdb import STEMS, discover_tracks, read_stems, validation_tracks
 
 MANIFEST = "manifest.json"
 FORMAT = "cunet-stem-cache/1"
-MUSDB_STEMS = ("drums", "bass", "other", "vocals")  # stream order 1..4 of a .stem.mp4
-STEM_SUFFIX = ".stem.mp4"
 
 
 class CacheError(CunetError):
     """A MUSDB18 root or a stem cache cannot be used."""
-
-
-@dataclass(frozen=True)
-class TrackSource:
-    """One MUSDB18 track on disk: a `.stem.mp4` file or a folder of wav stems."""
-
-    name: str
-    path: Path
-    is_wav: bool
 
 
 @dataclass(frozen=True)
@@ -56,83 +46,6 @@ class CachedTrack:
     file: str
     length: int
     split: str
-
-
-# ---------------------------------------------------------------------------------------
-# Reading MUSDB18
-
-
-def musdb_validation_tracks() -> list[str]:
-    """MUSDB18's official validation tracks (part of its train subset), as shipped by musdb."""
-    import musdb
-    import yaml
-
-    setup = Path(musdb.__path__[0]) / "configs" / "mus.yaml"
-    return list(yaml.safe_load(setup.read_text())["validation_tracks"])
-
-
-def discover_tracks(root: Union[str, Path], is_wav: bool, subset: str = "train") -> list[TrackSource]:
-    """List the tracks of `root/subset`, checking the layout; raises `CacheError` if unusable."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise CacheError(f"MUSDB18 root not found: {root}")
-    folder = root / subset
-    if not folder.is_dir():
-        raise CacheError(
-            f"{root} is not a MUSDB18 root: it has no '{subset}' folder "
-            f"(expected {subset}/<track>{'/' if is_wav else STEM_SUFFIX})"
-        )
-    stem_files = sorted(p for p in folder.iterdir() if p.name.endswith(STEM_SUFFIX) and p.is_file())
-    wav_folders = sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("*.wav")))
-    if is_wav:
-        if not wav_folders:
-            hint = " (it holds .stem.mp4 files: drop --is-wav)" if stem_files else ""
-            raise CacheError(f"no MUSDB18-HQ track folders (with .wav stems) in {folder}{hint}")
-        for track in wav_folders:
-            missing = [s for s in MUSDB_STEMS if not (track / f"{s}.wav").is_file()]
-            if missing:
-                raise CacheError(f"track '{track.name}' has no {', '.join(s + '.wav' for s in missing)}")
-        return [TrackSource(p.name, p, True) for p in wav_folders]
-    if not stem_files:
-        hint = " (it holds wav track folders: add --is-wav)" if wav_folders else ""
-        raise CacheError(f"no MUSDB18 {STEM_SUFFIX} files in {folder}{hint}")
-    return [TrackSource(p.name[: -len(STEM_SUFFIX)], p, False) for p in stem_files]
-
-
-def read_stems(track: TrackSource, backend: str = "soundfile") -> tuple[dict, int]:
-    """Read a track's four stems: ({name: (samples, channels) float32}, rate).
-
-    `backend` ("soundfile" or "tfio", see `cunet.audio.reading.resolve_backend`) decodes wav stems.
-    """
-    try:
-        if track.is_wav:
-            from cunet.audio.reading import read_audio
-
-            stems, rates = {}, set()
-            for name in MUSDB_STEMS:
-                audio, rate = read_audio(track.path / f"{name}.wav", backend)
-                stems[name] = audio
-                rates.add(rate)
-            if len(rates) != 1:
-                raise CacheError(f"track '{track.name}': its stems have different sample rates {sorted(rates)}")
-            lengths = {len(a) for a in stems.values()}
-            if len(lengths) != 1:
-                raise CacheError(f"track '{track.name}': its stems have different lengths {sorted(lengths)}")
-            return stems, rates.pop()
-        import stempeg
-
-        audio, rate = stempeg.read_stems(str(track.path), dtype=np.float32, always_3d=True)
-    except CacheError:
-        raise
-    except Exception as exc:  # soundfile, stempeg, ffmpeg (AudioError) raise many types for bad files
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise CacheError(f"cannot read track '{track.name}' ({track.path}): {reason}") from None
-    if audio.shape[0] != 1 + len(MUSDB_STEMS):
-        raise CacheError(
-            f"track '{track.name}': {audio.shape[0]} audio streams, a MUSDB18 {STEM_SUFFIX} has 5 "
-            "(mixture, drums, bass, other, vocals)"
-        )
-    return {name: audio[1 + i] for i, name in enumerate(MUSDB_STEMS)}, int(rate)
 
 
 def track_array(stems: dict, rate: int, config: Config) -> np.ndarray:
@@ -161,7 +74,7 @@ def track_file_name(name: str) -> str:
 
 def assign_splits(names: list[str], valid_fraction: float) -> dict:
     """name -> "train" | "valid": MUSDB18's official split, else a deterministic fraction."""
-    official = set(musdb_validation_tracks())
+    official = set(validation_tracks())
     if official & set(names):
         return {n: "valid" if n in official else "train" for n in names}
     count = 0
@@ -180,7 +93,7 @@ def _manifest(config: Config, tracks: dict, splits: dict, complete: bool, expect
         "complete": complete,
         "expected_tracks": expected,
         "split_rule": "musdb18-official"
-        if set(musdb_validation_tracks()) & set(splits)
+        if set(validation_tracks()) & set(splits)
         else f"valid_fraction {config.data.valid_fraction}",
         "tracks": [
             {"name": name, "file": entry["file"], "length": entry["length"], "split": splits.get(name, "train")}
@@ -216,14 +129,10 @@ def prepare_cache(
     name). `on_track(name, written)` is called for every track (for tests and reports).
     `audio_backend` ("soundfile" or "tfio") decodes MUSDB18-HQ wav stems.
     """
-    unknown = [name for name in config.instruments if name not in MUSDB_STEMS]
+    unknown = [name for name in config.instruments if name not in STEMS]
     if unknown:
-        raise CacheError(
-            f"config instruments {unknown} are not MUSDB18 stems ({', '.join(MUSDB_STEMS)})"
-        )
-    sources = discover_tracks(musdb_root, is_wav, subset)
-    if limit is not None:
-        sources = sources[:limit]
+        raise CacheError(f"config instruments {unknown} are not MUSDB18 stems ({', '.join(STEMS)})")
+    sources = discover_tracks(musdb_root, subset, is_wav, limit)
     out_dir = Path(out_dir).expanduser()
     if out_dir.exists() and not out_dir.is_dir():
         raise CacheError(f"--out {out_dir} is a file, not a folder")

@@ -112,6 +112,25 @@ def _read_manifest(path: Path) -> dict:
     return data
 
 
+def _cached_tracks(out_dir: Path, config: Config) -> dict:
+    """{name: {"file", "length"}} of the tracks already cached for `config` in `out_dir`."""
+    manifest_path = out_dir / MANIFEST
+    if not manifest_path.exists():
+        return {}
+    old = _read_manifest(manifest_path)
+    if old.get("config_hash") != config_hash(config):
+        raise CacheError(
+            f"{out_dir} holds a cache for config hash {old.get('config_hash')} "
+            f"({old.get('sample_rate')} Hz, {old.get('instruments')}), this config has "
+            f"{config_hash(config)}: choose another --out folder"
+        )
+    return {
+        t["name"]: {"file": t["file"], "length": t["length"]}
+        for t in old["tracks"]
+        if (out_dir / t["file"]).is_file()
+    }
+
+
 def prepare_cache(
     musdb_root: Union[str, Path],
     config: Config,
@@ -137,20 +156,7 @@ def prepare_cache(
     if out_dir.exists() and not out_dir.is_dir():
         raise CacheError(f"--out {out_dir} is a file, not a folder")
     manifest_path = out_dir / MANIFEST
-    cached = {}
-    if manifest_path.exists():
-        old = _read_manifest(manifest_path)
-        if old.get("config_hash") != config_hash(config):
-            raise CacheError(
-                f"{out_dir} holds a cache for config hash {old.get('config_hash')} "
-                f"({old.get('sample_rate')} Hz, {old.get('instruments')}), this config has "
-                f"{config_hash(config)}: choose another --out folder"
-            )
-        cached = {
-            t["name"]: {"file": t["file"], "length": t["length"]}
-            for t in old["tracks"]
-            if (out_dir / t["file"]).is_file()
-        }
+    cached = _cached_tracks(out_dir, config)
     names = sorted({s.name for s in sources} | set(cached))
     splits = assign_splits(names, config.data.valid_fraction)
     expected = len(names)

@@ -93,9 +93,11 @@ class Separator:
         return _instruments.parse_instruments(instruments, self.config)
 
     def grid(self, samples: int, rate: int) -> SignalGrid:
+        """The index spaces of a signal of `samples` samples at `rate`."""
         return SignalGrid.of(samples, rate, self.config.audio, self.layout)
 
     def block_count(self, samples: int, rate: int) -> int:
+        """Blocks `iter_separate` processes such a signal in."""
         return len(self.grid(samples, rate).blocks(self.block_seconds))
 
     def iter_separate(self, source: AudioSource, instruments: Sequence[str] = ("vocals",), residual: bool = False,
@@ -151,12 +153,12 @@ class Separator:
                 out[name][start : start + len(y)] = y
         return {name: y[:, 0] for name, y in out.items()} if np.ndim(audio) == 1 else out
 
-    def separate_file(self, path, out_dir, instruments: Optional[Sequence[str]] = None, **options) -> dict:
-        """Separate an audio file into `out_dir/<song>/<name>.<format>`; returns {name: path}.
-
-        `instruments` None: every instrument of the model. Options (`residual`, `wiener`,
-        `fmt`, `overwrite`, `backend`, `progress`): `cunet.separation.files.separate_file`.
-        """
+    def separate_file(self, path, out_dir, instruments: Optional[Sequence[str]] = None, residual: bool = False,
+                      wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
+                      progress: bool = True) -> dict:
+        """Separate an audio file into `out_dir/<song>/<name>.<fmt>` as `cunet separate` does
+        (checked first, written atomically, block by block); returns {name: written path}.
+        `instruments` None: every instrument of the model. See `cunet.separation.files`."""
         from cunet.separation.files import separate_file
 
-        return separate_file(self, path, out_dir, instruments, **options)
+        return separate_file(self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress)

@@ -88,6 +88,18 @@ def test_litert_masks_equal_keras_masks(exported):
     assert masks.patches == 20 * len(_conditions(config)) + (40 if config.conditioned else 0) and masks.seconds > 0
 
 
+def test_export_of_a_model_in_cpu_kernel_forms(exported, tmp_path):
+    from cunet.kernels.switch import use_cpu_kernels, uses_cpu_kernels
+
+    model, config, _, _ = exported
+    fast = use_cpu_kernels(model, mode="cpu")
+    assert uses_cpu_kernels(fast)
+    tflite = export_tflite(fast, config, tmp_path / "fast.tflite")
+    patches, condition = _patches(config, 3), _conditions(config)[0]
+    np.testing.assert_allclose(LiteRTMasks(tflite, config)(patches, condition),
+                               _keras_masks(model, config, patches, condition), atol=1e-4, rtol=0)
+
+
 def test_litert_masks_from_two_threads_equal_serial(exported):
     _, config, _, tflite = exported
     masks = LiteRTMasks(tflite, config, batch_size=4, interpreters=2)

@@ -90,12 +90,16 @@ def export_tflite(
     model, config: Config, out_path: Union[str, Path], source: Optional[Union[str, Path]] = None
 ) -> Path:
     """Write `model`'s mask network with `config` embedded to `out_path` (a `.tflite` file),
-    atomically; `source` is the `.keras` file the model was loaded from, if any."""
+    atomically; `source` is the `.keras` file the model was loaded from, if any. `model` may
+    be in stock layers or in the CPU forms of `cunet.kernels.switch.use_cpu_kernels`."""
     out_path = Path(out_path)
     if out_path.suffix != ".tflite":
         raise ModelFileError(f"LiteRT model files end in .tflite: {out_path}")
+    from cunet.kernels.switch import stock_model
+
     fingerprint = keras_fingerprint(source) if source is not None else ""
-    flatbuffer = _convert(mask_network(model), config)
+    # stock layers: the CPU forms of `cunet.kernels` use ops that are not TFLite built-ins
+    flatbuffer = _convert(mask_network(stock_model(model, config)), config)
     flatbuffer = _with_metadata(
         flatbuffer,
         {

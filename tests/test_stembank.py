@@ -73,7 +73,7 @@ def test_no_dataset_graph_grows_with_the_data(tiny):
     assert sizes[600] < 200_000
 
 
-def test_bank_lives_as_long_as_a_dataset_built_on_it(tiny):
+def test_bank_outlives_the_dataset_objects_built_on_it(tiny):
     import gc
 
     arrays = [np.ones((tiny.audio.sample_rate * 4, 4), np.float32)]
@@ -82,3 +82,17 @@ def test_bank_lives_as_long_as_a_dataset_built_on_it(tiny):
     gc.collect()
     (mixture, _), target = next(iter(dataset))
     assert mixture.shape[0] == 2 and np.all(np.isfinite(mixture.numpy()))
+
+
+def test_banks_of_dropped_pipelines_stay_readable_and_close_frees_them(tiny):
+    """Background threads of a dropped pipeline may still read its bank: it is only freed by close()."""
+    arrays = [np.ones((tiny.audio.sample_rate * 4, 4), np.float32)]
+    for _ in range(4):  # each pipeline dropped while its prefetch threads run
+        bank = StemBank.from_arrays(arrays, ["a"], offset_block(tiny))
+        (mixture, _), _ = next(iter(training_dataset(tiny, None, batch_size=8, seed=5, bank=bank)))
+        assert np.all(np.isfinite(mixture.numpy()))
+    bank = StemBank.from_arrays(arrays, ["a"], offset_block(tiny))
+    assert bank.numpy().sum() > 0
+    bank.close()
+    with pytest.raises(tf.errors.FailedPreconditionError, match="Could not find variable"):
+        tf.raw_ops.ReadVariableOp(resource=bank.handle(), dtype=bank.dtype)

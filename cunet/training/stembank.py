@@ -5,8 +5,9 @@ in host memory too), filled track by track: no full-size NumPy buffer, no consta
 copy. It is registered under a unique name, and the pipeline's functions open it by that name
 (`StemBank.handle`) instead of capturing it, so no graph, dataset or function proto ever holds
 the data: serializing the input pipeline stays small whatever the size of MUSDB18, and
-protobuf's 2 GB limit never applies. The variable is destroyed with the `StemBank` object
-(datasets built on it keep it alive).
+protobuf's 2 GB limit never applies. The variable lives until `close()` or the end of the
+process: a pipeline's background threads may still read it after its dataset is gone, so it
+is never freed implicitly.
 
 Storage (`config.data.storage`):
 - "float32": the cached samples as they are, 4 bytes per sample per instrument;
@@ -128,10 +129,11 @@ class StemBank:
         """Bytes the bank holds in memory."""
         return self.n_stems * self.n_blocks * self.block * self.dtype.size
 
-    def __del__(self):
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            tf.raw_ops.DestroyResourceOp(resource=handle, ignore_lookup_error=True)
+    def close(self) -> None:
+        """Free the bank's memory; no pipeline built on it may run afterwards."""
+        if self._handle is not None:
+            tf.raw_ops.DestroyResourceOp(resource=self._handle, ignore_lookup_error=True)
+            self._handle = None
 
 
 @tf.function(autograph=False)

@@ -193,3 +193,28 @@ def test_model_code_uses_keras_ops_only():
         source = (package / module).read_text()
         assert not re.search(r"^\s*(import|from)\s+(tensorflow|jax|torch)", source, re.M), module
         assert "Lambda" not in source.replace("no `Lambda`", "")
+
+
+def test_unet_config_round_trip_with_every_argument():
+    arguments = dict(
+        freq_bins=32, frames=16, n_layers=2, filters=3, kernel_size=3, decoder_dropout=[True, False],
+        dropout_rate=0.25, batchnorm_momentum=0.8, leaky_relu_slope=0.1, init_stddev=0.05, n_conditions=3,
+        film="complex", control="cnn", control_units=[4, 6], control_kernel_size=2,
+        control_padding=["same", "valid"], control_dropout=0.3,
+    )
+    model = UNet(**arguments, name="custom", dtype="float32")
+    config = model.get_config()
+    assert {k: config[k] for k in arguments} == arguments
+    assert config["name"] == "custom" and config["trainable"] is True
+    clone = UNet.from_config(config)
+    assert clone.get_config() == config
+    assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
+    assert model.conditioned and len(model.film_layers) == 2 and model.control_network.kind == "cnn"
+    assert model.mask_block.dropout is None and model.mask_block.deconv.kernel.shape == (3, 3, 1, 6)
+    dedicated = UNet(freq_bins=32, frames=16, n_layers=2, filters=3)
+    assert not dedicated.conditioned and dedicated.control_network is None and dedicated.film_layers == []
+    assert UNet.from_config(dedicated.get_config()).get_config() == dedicated.get_config()
+    with pytest.raises(ValueError, match="decoder_dropout"):
+        UNet(n_layers=2, decoder_dropout=[True])
+    with pytest.raises(ValueError, match="film"):
+        UNet(n_layers=2, film="medium")

@@ -11,6 +11,7 @@ applies them to a built model on a CPU.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Optional
 
 import keras
@@ -18,6 +19,14 @@ import keras
 from cunet.config import Config
 from cunet.model.control import ControlNetwork
 from cunet.model.film import FiLM
+
+
+# the constructor arguments of `UNet` that `get_config` returns (with name, trainable, dtype)
+HYPERPARAMETERS = (
+    "freq_bins", "frames", "n_layers", "filters", "kernel_size", "decoder_dropout", "dropout_rate",
+    "batchnorm_momentum", "leaky_relu_slope", "init_stddev", "n_conditions", "film", "control",
+    "control_units", "control_kernel_size", "control_padding", "control_dropout",
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,9 @@ def decoder_block(x, filters, index, *, kernel_size, momentum, dropout_rate, las
     """Conv2DTranspose 5x5 stride 2 -> BatchNorm -> [Dropout] -> ReLU (sigmoid if `last`).
     Returns (output, its `MaskBlock` if `last` else None)."""
     name = f"decoder_{index}"
+    initializer = keras.initializers.RandomNormal(stddev=init_stddev)
     deconv = keras.layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same",
-                                          kernel_initializer=keras.initializers.RandomNormal(stddev=init_stddev), dtype=dtype, name=f"{name}_deconv")
+                                          kernel_initializer=initializer, dtype=dtype, name=f"{name}_deconv")
     batchnorm = keras.layers.BatchNormalization(momentum=momentum, dtype=dtype, name=f"{name}_bn")
     x = batchnorm(deconv(x))
     dropout = None
@@ -84,6 +94,41 @@ class _Parts:
     mask_block: MaskBlock
     control_network: Optional[ControlNetwork]
     film_layers: tuple
+
+
+def _graph(hp, dtype):
+    """(inputs, estimate, `_Parts`) of the U-Net with hyperparameters `hp` (see `UNet`)."""
+    magnitude = keras.Input((hp.freq_bins, hp.frames, 1), name="magnitude")
+    inputs, gammas, betas, control_network = magnitude, [None] * hp.n_layers, [None] * hp.n_layers, None
+    if hp.n_conditions is not None:
+        condition = keras.Input((hp.n_conditions,), name="condition")
+        inputs = [magnitude, condition]
+        control_network = ControlNetwork(
+            film_sizes=_film_sizes(hp.film, hp.filters, hp.n_layers), units=hp.control_units, kind=hp.control,
+            kernel_size=hp.control_kernel_size, padding=hp.control_padding, dropout=hp.control_dropout,
+            batchnorm_momentum=hp.batchnorm_momentum, init_stddev=hp.init_stddev, dtype=dtype, name="control",
+        )
+        gammas, betas = control_network(condition)
+    x, skips, film_layers = magnitude, [], []
+    for i in range(hp.n_layers):
+        x, film_layer = encoder_block(
+            x, hp.filters * 2**i, i, kernel_size=hp.kernel_size, momentum=hp.batchnorm_momentum,
+            slope=hp.leaky_relu_slope, init_stddev=hp.init_stddev,
+            film=None if gammas[i] is None else (gammas[i], betas[i]), dtype=dtype,
+        )
+        skips.append(x)
+        film_layers += [film_layer] if film_layer is not None else []
+    for i in range(hp.n_layers):
+        last = i == hp.n_layers - 1
+        if i > 0:
+            x = keras.layers.Concatenate(dtype=dtype, name=f"decoder_{i}_skip")([x, skips[-i - 1]])
+        x, mask_block = decoder_block(
+            x, 1 if last else hp.filters * 2 ** (hp.n_layers - 2 - i), i, kernel_size=hp.kernel_size,
+            momentum=hp.batchnorm_momentum, dropout_rate=hp.dropout_rate if hp.decoder_dropout[i] else None,
+            last=last, init_stddev=hp.init_stddev, dtype=dtype,
+        )
+    estimate = keras.layers.Multiply(dtype=dtype, name="estimate")([magnitude, x])
+    return inputs, estimate, _Parts(mask_block, control_network, tuple(film_layers))
 
 
 @keras.saving.register_keras_serializable(package="cunet")
@@ -152,63 +197,22 @@ class UNet(keras.Model):
             raise ValueError(f"decoder_dropout needs {n_layers} entries, got {len(decoder_dropout)}")
         if film not in ("simple", "complex"):
             raise ValueError(f"film must be 'simple' or 'complex', got {film!r}")
-        conditioned = n_conditions is not None
-
-        # === graph ===
-        magnitude = keras.Input((freq_bins, frames, 1), name="magnitude")
-        gammas = betas = [None] * n_layers
-        control_network = None
-        if conditioned:
-            condition = keras.Input((n_conditions,), name="condition")
-            control_network = ControlNetwork(
-                film_sizes=_film_sizes(film, filters, n_layers), units=control_units, kind=control,
-                kernel_size=control_kernel_size, padding=control_padding, dropout=control_dropout,
-                batchnorm_momentum=batchnorm_momentum, init_stddev=init_stddev, dtype=dtype, name="control",
-            )
-            gammas, betas = control_network(condition)
-        x, skips, film_layers = magnitude, [], []
-        for i in range(n_layers):
-            film_params = None if gammas[i] is None else (gammas[i], betas[i])
-            x, film_layer = encoder_block(
-                x, filters * 2**i, i, kernel_size=kernel_size, momentum=batchnorm_momentum,
-                slope=leaky_relu_slope, init_stddev=init_stddev, film=film_params, dtype=dtype,
-            )
-            skips.append(x)
-            film_layers += [film_layer] if film_layer is not None else []
-        for i in range(n_layers):
-            last = i == n_layers - 1
-            if i > 0:
-                x = keras.layers.Concatenate(dtype=dtype, name=f"decoder_{i}_skip")([x, skips[-i - 1]])
-            x, mask_block = decoder_block(
-                x, 1 if last else filters * 2 ** (n_layers - 2 - i), i, kernel_size=kernel_size,
-                momentum=batchnorm_momentum, dropout_rate=dropout_rate if decoder_dropout[i] else None,
-                last=last, init_stddev=init_stddev, dtype=dtype,
-            )
-        estimate = keras.layers.Multiply(dtype=dtype, name="estimate")([magnitude, x])
-        kwargs.setdefault("name", "cunet" if conditioned else "unet")
-        super().__init__([magnitude, condition] if conditioned else magnitude, estimate, **kwargs)
-
-        # === config ===
-        self.freq_bins = freq_bins
-        self.frames = frames
-        self.n_layers = n_layers
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.decoder_dropout = decoder_dropout
-        self.dropout_rate = dropout_rate
-        self.batchnorm_momentum = batchnorm_momentum
-        self.leaky_relu_slope = leaky_relu_slope
-        self.init_stddev = init_stddev
-        self.n_conditions = n_conditions
-        self.film = film
-        self.control = control
-        self.control_units = list(control_units)
-        self.control_kernel_size = control_kernel_size
-        self.control_padding = None if control_padding is None else list(control_padding)
-        self.control_dropout = control_dropout
+        hyperparameters = dict(
+            freq_bins=freq_bins, frames=frames, n_layers=n_layers, filters=filters, kernel_size=kernel_size,
+            decoder_dropout=decoder_dropout, dropout_rate=dropout_rate, batchnorm_momentum=batchnorm_momentum,
+            leaky_relu_slope=leaky_relu_slope, init_stddev=init_stddev, n_conditions=n_conditions, film=film,
+            control=control, control_units=list(control_units), control_kernel_size=control_kernel_size,
+            control_padding=None if control_padding is None else list(control_padding),
+            control_dropout=control_dropout,
+        )
+        inputs, estimate, parts = _graph(SimpleNamespace(**hyperparameters), dtype)
+        kwargs.setdefault("name", "cunet" if n_conditions is not None else "unet")
+        super().__init__(inputs, estimate, **kwargs)
+        for key, value in hyperparameters.items():  # one attribute per argument, same name
+            setattr(self, key, value)
         if dtype is not None:
             self.dtype_policy = keras.dtype_policies.get(dtype)
-        self._parts = _Parts(mask_block, control_network, tuple(film_layers))
+        self._parts = parts
 
     @property
     def conditioned(self) -> bool:
@@ -235,23 +239,7 @@ class UNet(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-            "freq_bins": self.freq_bins,
-            "frames": self.frames,
-            "n_layers": self.n_layers,
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "decoder_dropout": list(self.decoder_dropout),
-            "dropout_rate": self.dropout_rate,
-            "batchnorm_momentum": self.batchnorm_momentum,
-            "leaky_relu_slope": self.leaky_relu_slope,
-            "init_stddev": self.init_stddev,
-            "n_conditions": self.n_conditions,
-            "film": self.film,
-            "control": self.control,
-            "control_units": list(self.control_units),
-            "control_kernel_size": self.control_kernel_size,
-            "control_padding": None if self.control_padding is None else list(self.control_padding),
-            "control_dropout": self.control_dropout,
+            **{key: _plain(getattr(self, key)) for key in HYPERPARAMETERS},
         }
 
     @classmethod
@@ -260,6 +248,11 @@ class UNet(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
+
+
+def _plain(value):
+    """A list attribute as a plain list (Keras tracks lists set on a layer in its own type)."""
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def unet_arguments(config: Config) -> dict:

@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 import scipy.fft
-import tensorflow as tf
 
 from cunet.config import AudioConfig
 
@@ -49,6 +48,8 @@ def magnitude_scale(n_fft: int) -> float:
 
 def stft(signal, n_fft: int, hop_length: int):
     """Complex STFT. signal (..., samples) float32 -> (..., frames, n_fft // 2 + 1) complex64."""
+    import tensorflow as tf  # here, not at the top: the NumPy functions serve TensorFlow-free hosts
+
     return tf.signal.stft(
         tf.convert_to_tensor(signal, tf.float32),
         frame_length=n_fft,
@@ -106,6 +107,8 @@ def model_magnitude(signal, audio: AudioConfig):
 
     signal (..., samples) float32 at `audio.sample_rate` -> (..., frames, n_fft // 2) float32.
     """
+    import tensorflow as tf
+
     spectrum = stft(signal, audio.n_fft, audio.hop_length)[..., : audio.n_fft // 2]
     return tf.abs(spectrum) / magnitude_scale(audio.n_fft)
 
@@ -118,6 +121,8 @@ def model_magnitude_numpy(signal, audio: AudioConfig) -> np.ndarray:
 
 def to_patch(frames_by_bins, freq_bins: int):
     """(..., frames, bins) -> the model layout (..., freq_bins, frames, 1)."""
+    import tensorflow as tf
+
     x = frames_by_bins[..., :freq_bins]
     rank = len(x.shape)
     perm = list(range(rank - 2)) + [rank - 1, rank - 2]

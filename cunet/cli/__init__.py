@@ -15,6 +15,7 @@ import sys
 
 from cunet import __version__
 from cunet.errors import CunetError
+from cunet.training.backends import select_keras_backend
 
 COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo", "export")
 
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow and probe devices with the chatter of CUDA probing on CPU machines hidden."""
+    import importlib.util
+
+    if os.environ.get("KERAS_BACKEND") == "jax" and importlib.util.find_spec("tensorflow") is None:
+        return  # JAX needs no TensorFlow: separation runs without it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -62,8 +67,9 @@ def main(argv=None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    _import_tensorflow_quietly()
     try:
+        select_keras_backend(getattr(args, "backend", None))  # before TensorFlow: it imports Keras
+        _import_tensorflow_quietly()
         return int(args.run(args) or 0)
     except CunetError as exc:
         print(f"cunet {args.command}: error: {exc}", file=sys.stderr)

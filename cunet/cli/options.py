@@ -13,6 +13,7 @@ import argparse
 
 from cunet.audio.formats import BACKENDS, WRITE_FORMATS
 from cunet.config import DEFAULT_CONFIG, available_configs
+from cunet.training.backends import KERAS_BACKENDS
 from cunet.training.distribute import STRATEGIES
 
 MUSDB_SUBSETS = ("train", "test")  # the folders of a MUSDB18 root
@@ -96,3 +97,13 @@ def add_jobs(parser, what: str = "tracks") -> None:
     """`--jobs/-j N`: worker processes (default 1)."""
     parser.add_argument("--jobs", "-j", type=positive_int, default=1, metavar="N",
                         help=f"{what} processed in parallel (default 1)")
+
+
+def add_backend(parser, what: str = "the network") -> None:
+    """`--backend`: the Keras backend (`cunet.training.backends.KERAS_BACKENDS`); `cunet.cli.main`
+    selects it before Keras loads."""
+    parser.add_argument(
+        "--backend", default=None, choices=KERAS_BACKENDS,
+        help=f"Keras backend that runs {what} (default: KERAS_BACKEND, else tensorflow); "
+             "jax runs on a JAX GPU without a TensorFlow GPU build",
+    )

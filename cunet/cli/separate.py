@@ -21,6 +21,7 @@ def add_arguments(parser) -> None:
                           help="skip inputs whose outputs all exist (resume an interrupted batch)")
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
     options.add_audio_backend(parser, "the inputs")
+    options.add_backend(parser, "the mask network")
     parser.add_argument("--block-seconds", type=float, default=10.0, help="seconds per processing block (bounds memory)")
 
 
@@ -37,7 +38,7 @@ def run(args) -> int:
     if args.wiener_iterations < 0:
         raise CunetError(f"--wiener-iterations must be >= 0, got {args.wiener_iterations}")
     separator = Separator.load(
-        args.model, overlap=args.overlap, block_seconds=args.block_seconds, wiener_iterations=args.wiener_iterations
+        args.model, runtime="jax" if args.backend == "jax" else "tensorflow", overlap=args.overlap, block_seconds=args.block_seconds, wiener_iterations=args.wiener_iterations
     )
     names = output_names(separator, args.instrument, args.residual)
     plan = plan_outputs(files, names, args.out_dir, args.format, args.overwrite, args.skip_existing)

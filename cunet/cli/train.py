@@ -20,9 +20,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--validation-steps", type=int, default=None, metavar="N",
                         help="validation batches per epoch (0: the whole validation set)")
     parser.add_argument("--seed", type=int, default=None, metavar="N")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="float16 (GPU) / bfloat16 (CPU) compute, float32 weights")
-    parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
+    parser.add_argument("--mixed-precision", nargs="?", const="auto", default=None,
+                        choices=("auto", "bfloat16", "float16"),
+                        help="16-bit compute, float32 weights: bfloat16 or float16; alone (auto): "
+                             "float16 on a TensorFlow GPU, bfloat16 elsewhere (JAX GPUs too)")
+    parser.add_argument("--jit", action="store_true",
+                        help="compile the train step with XLA (always on with --backend jax)")
+    options.add_backend(parser, "training")
     options.add_strategy(parser)
     parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                         help="stop after the last epoch that fits in this wall time; "
@@ -72,7 +76,7 @@ def run(args) -> int:
         args.data,
         args.out,
         strategy=args.strategy,
-        mixed_precision=args.mixed_precision,
+        mixed_precision=args.mixed_precision or False,
         jit=args.jit,
         verbose=0 if args.quiet else "auto",
         command=["cunet", *sys.argv[1:]] if sys.argv[1:2] == ["train"]

@@ -3,6 +3,8 @@
     tensorflow: the saved Keras model, traced by `cunet.separation.masks.TensorFlowMasks`
                 (the reference runtime).
     litert:     `cunet.separation.litert.LiteRTMasks` (issue #14; not in this module).
+    jax:        the saved Keras model on Keras' JAX backend, compiled by
+                `cunet.separation.jax_masks.JaxMasks` (KERAS_BACKEND=jax; GPU when JAX has one).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from cunet.errors import CunetError
 from cunet.separation.masks import MaskEstimator
 
 DEFAULT_MODEL_FILE = "cunet-default.keras"
-RUNTIMES = ("tensorflow", "litert")
+RUNTIMES = ("tensorflow", "litert", "jax")
 
 
 def default_model_path() -> Path:
@@ -45,6 +47,12 @@ def load_masks(model: Union[None, str, Path], runtime: str = "tensorflow", batch
 
         keras_model, config = load_model(resolve_model_path(model))
         return TensorFlowMasks(keras_model, config, batch_size=batch_size), config
+    if runtime == "jax":
+        from cunet.model.files import load_model
+        from cunet.separation.jax_masks import JaxMasks
+
+        keras_model, config = load_model(resolve_model_path(model))
+        return JaxMasks(keras_model, config, batch_size=batch_size), config
     if runtime == "litert":  # issue #14: `cunet.separation.litert.LiteRTMasks(tflite_path, config, batch_size)`
         raise CunetError("runtime 'litert' is not available in this version")
     raise CunetError(f"unknown runtime {runtime!r} (valid runtimes: {', '.join(RUNTIMES)})")

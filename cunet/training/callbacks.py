@@ -157,8 +157,8 @@ class ReplicaStatisticsSync(keras.callbacks.Callback):
         self._sync = None
 
     def on_epoch_end(self, epoch, logs=None):
-        strategy = self.model.distribute_strategy
-        if strategy.num_replicas_in_sync == 1:
+        strategy = getattr(self.model, "distribute_strategy", None)  # TensorFlow only
+        if strategy is None or strategy.num_replicas_in_sync == 1:
             return
         if self._sync is None:
             self._sync = _mean_over_replicas(strategy, [

@@ -7,6 +7,10 @@ config, `run.json`, `last.keras` / `best.keras` (each carrying its config), `tra
 TensorBoard `logs/` and a `resume/` state (`cunet.training.callbacks`): the same command
 started again after a crash, even a SIGKILL, continues from the last finished epoch; once
 training has ended normally it is marked finished and a new start does nothing.
+
+Backends: the Keras backend (`KERAS_BACKEND`, `cunet train --backend`) trains; on JAX the
+tf.data pipeline still feeds it (TensorFlow on the CPU side only, its GPUs hidden) and
+`tf.distribute` strategies are refused: JAX trains on one device.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Optional, Union
 
 from cunet.config import Config
 from cunet.training import TrainingError
+from cunet.training.backends import keras_backend, mixed_policy, run_strategy  # noqa: F401 (public here too)
 from cunet.training.distribute import (  # noqa: F401  (STRATEGIES, select_strategy: public here too)
     STRATEGIES,
     keras_trainer_module,
@@ -80,7 +85,8 @@ def training_model(config: Config, run_dir: Union[str, Path], state: Optional[di
     from cunet.training.step import waveform_model
 
     model = use_cpu_kernels(build_model(config, compile=False))
-    trainer = waveform_model(model, config, jit_compile=bool(jit))
+    # Keras runs a JAX step uncompiled when jit_compile is False: always compile there
+    trainer = waveform_model(model, config, jit_compile=bool(jit) or keras_backend() == "jax")
     if state:
         trainer.optimizer.build(trainer.trainable_variables)
         trainer.load_weights(Path(run_dir).expanduser() / RESUME_DIR / state["weights"])
@@ -94,7 +100,7 @@ def train(
     run_dir: Union[str, Path],
     *,
     strategy: str = "auto",
-    mixed_precision: bool = False,
+    mixed_precision: Union[bool, str] = False,
     jit: bool = False,
     verbose: Union[int, str] = "auto",
     command: Optional[list[str]] = None,
@@ -107,6 +113,7 @@ def train(
     replicas, steps per epoch, epochs, Adam learning rate, patiences). A run directory
     with a `resume/` state continues from its last finished epoch. `time_limit_s` ends
     the run after the last epoch that fits in that wall time (resumable, not finished).
+    `mixed_precision`: False, True / "auto", "bfloat16" or "float16" (`mixed_policy`).
     """
     from cunet.training.cache import open_cache
 
@@ -116,7 +123,8 @@ def train(
         raise TrainingError(f"the cache in {cache.root} has no training tracks")
     has_valid = bool(cache.split("valid"))
 
-    dist = select_strategy(strategy)
+    mixed_policy(mixed_precision)  # a bad value fails before any work
+    dist = run_strategy(strategy)
     index, workers, chief = worker_role(dist)
     if workers > 1:
         keras_trainer_module()  # an unverified Keras fails here, before any work
@@ -192,6 +200,8 @@ class _Run:
 
         from cunet.training import data
 
+        if keras_backend() != "tensorflow":  # TensorFlow only feeds: the accelerator is the backend's
+            tf.config.set_visible_devices([], "GPU")
         t = self.config.training
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
@@ -237,17 +247,16 @@ class _Run:
         return {"all": every, "early_stopping": early_stopping, "checkpoints": checkpoints,
                 "time_limit": time_limit}
 
-    def fit(self, mixed_precision: bool, jit: bool, verbose, tensorboard: bool,
+    def fit(self, mixed_precision, jit: bool, verbose, tensorboard: bool,
             time_limit_s: Optional[float]) -> TrainResult:
         import keras
-        import tensorflow as tf
 
         t = self.config.training
         train_data, valid_data = self.datasets()
         previous_policy = keras.config.dtype_policy()
-        if mixed_precision:
-            gpus = tf.config.list_logical_devices("GPU")
-            keras.config.set_dtype_policy("mixed_float16" if gpus else "mixed_bfloat16")
+        policy = mixed_policy(mixed_precision)
+        if policy:
+            keras.config.set_dtype_policy(policy)
         try:
             keras.utils.set_random_seed(t.seed)
             with self.dist.scope():

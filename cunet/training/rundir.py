@@ -87,6 +87,7 @@ def _append_start(run_path: Path, config: Config, command: list[str], strategy_n
         "cunet_version": __version__,
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
+        "keras_backend": keras.backend.backend(),
         "python": sys.version.split()[0],
         "config": config.name,
         "starts": starts,

@@ -1,9 +1,11 @@
 """What the training step adds around a model: the spectral front end and the loss.
 
-The input pipeline (`cunet.training.data`) moves waveform chunks; their magnitude STFTs are computed
-inside the training step, on the device that trains, through the same `cunet.audio.spectral`
-functions separation uses. A GPU then does the FFTs, and the CPU pipeline only gathers and
-mixes samples.
+The input pipeline (`cunet.training.data`, or `cunet.training.sampler` on hosts without
+TensorFlow) moves waveform chunks; their magnitude STFTs are computed inside the training step,
+on the device that trains. A GPU then does the FFTs, and the CPU pipeline only gathers and mixes
+samples. Everything here is `keras.ops`, so it runs on every Keras backend: on TensorFlow
+`keras.ops.stft` is `tf.signal.stft` itself, on JAX the same transform (periodic Hann window,
+no centering), equal to `cunet.audio.spectral.model_magnitude` to float precision.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class MagnitudePatch(keras.layers.Layer):
         self.freq_bins = freq_bins
 
     def call(self, waveform):
-        return spectral.to_patch(spectral.model_magnitude(waveform, self.audio), self.freq_bins)
+        return keras_patch(keras_magnitude(waveform, self.audio), self.freq_bins)
 
 
 class PatchLoss(keras.losses.Loss):
@@ -54,6 +56,24 @@ class PatchLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return self.loss_fn(self.front_end(y_true), y_pred)
+
+
+def keras_magnitude(waveform, audio: AudioConfig):
+    """`cunet.audio.spectral.model_magnitude` in `keras.ops` (any backend).
+
+    waveform (..., samples) float32 -> (..., frames, n_fft // 2) float32.
+    """
+    ops = keras.ops
+    real, imag = ops.stft(ops.cast(waveform, "float32"), audio.n_fft, audio.hop_length, audio.n_fft,
+                          window="hann", center=False)
+    bins = audio.n_fft // 2  # the Nyquist bin is dropped
+    real, imag = real[..., :bins], imag[..., :bins]
+    return ops.sqrt(real * real + imag * imag) / spectral.magnitude_scale(audio.n_fft)
+
+
+def keras_patch(frames_by_bins, freq_bins: int):
+    """`cunet.audio.spectral.to_patch` in `keras.ops`: (batch, frames, bins) -> (batch, freq_bins, frames, 1)."""
+    return keras.ops.expand_dims(keras.ops.transpose(frames_by_bins[..., :freq_bins], (0, 2, 1)), -1)
 
 
 def waveform_model(model: keras.Model, config: Config, **compile_kwargs) -> keras.Model:

@@ -30,12 +30,12 @@ def initial_validation_loss(config, cache_dir):
 def test_tiny_config_learns_and_run_dir_describes_itself(tmp_path, cache_dir, tiny, capsys):
     run = tmp_path / "run"
     argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run),
-            "--steps-per-epoch", "12", "--epochs", "3", "--learning-rate", "0.003"]
+            "--steps-per-epoch", "16", "--epochs", "3", "--learning-rate", "0.003"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "3 epochs" in out
 
-    config = tiny.replace(training={"steps_per_epoch": 12, "epochs": 3, "learning_rate": 0.003})
+    config = tiny.replace(training={"steps_per_epoch": 16, "epochs": 3, "learning_rate": 0.003})
     with (run / "training.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]

@@ -131,3 +131,30 @@ def test_old_dialect_file_with_cpu_form_classes_loads_as_a_stock_unet(tiny, tmp_
     assert loaded.mask_block.deconv.filters == 1 and loaded.control_network is not None
     x = _inputs(tiny, seed=2)
     np.testing.assert_allclose(loaded(x, training=False), old(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+def test_resume_weights_load_across_forms(tiny, tmp_path):
+    """A run started in the CPU forms resumes in stock layers (another device) and the reverse."""
+    from cunet.kernels.switch import load_weights_either_form, other_form
+    from cunet.training.step import waveform_model
+
+    keras.utils.set_random_seed(5)
+    model = build_model(tiny, compile=False)
+    for written_by in (use_cpu_kernels(model, "cpu"), model):
+        writer = waveform_model(written_by, tiny)
+        writer.optimizer.build(writer.trainable_variables)
+        for v in writer.optimizer.variables:
+            v.assign(np.full(v.shape, 0.125, v.dtype))
+        path = tmp_path / f"{uses_cpu_kernels(written_by)}.weights.h5"
+        writer.save_weights(path)
+        fresh = build_model(tiny, compile=False)
+        reader_model = fresh if uses_cpu_kernels(written_by) else use_cpu_kernels(fresh, "cpu")
+        reader = waveform_model(reader_model, tiny)
+        reader.optimizer.build(reader.trainable_variables)
+        with pytest.raises(ValueError):
+            reader.load_weights(path)  # Keras alone cannot
+        load_weights_either_form(reader, path, lambda: waveform_model(other_form(reader_model, tiny), tiny))
+        for a, b in zip(reader.get_weights(), writer.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(reader.optimizer.variables, writer.optimizer.variables):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

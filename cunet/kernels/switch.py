@@ -72,3 +72,29 @@ def stock_model(model, config):
     from cunet.model.parts import as_unet
 
     return as_unet(model, config)
+
+
+def other_form(model, config):
+    """The same model in the other form, same weights: stock (the `UNet` of `config`) for a
+    model in the CPU forms, the CPU forms for a stock one."""
+    return stock_model(model, config) if uses_cpu_kernels(model) else use_cpu_kernels(model, "cpu")
+
+
+def load_weights_either_form(trainer, path, build_other):
+    """`trainer.load_weights(path)`, also for a file written by the trainer of the model's
+    other form (a run started on a CPU and resumed on a GPU or under JAX, or the reverse):
+    Keras names a layer's weights in a file by its class. Then `build_other()` builds that
+    trainer, which reads the file and hands every variable over in order (the model's weights,
+    then the optimizer's: both forms have the same variables in the same order)."""
+    try:
+        trainer.load_weights(path)
+        return
+    except ValueError:
+        other = build_other()
+    other.optimizer.build(other.trainable_variables)
+    other.load_weights(path)
+    for target, source in ((trainer.weights, other.weights), (trainer.optimizer.variables, other.optimizer.variables)):
+        if [tuple(v.shape) for v in target] != [tuple(v.shape) for v in source]:
+            raise ValueError(f"{path}: the weights of another model")
+        for t, s in zip(target, source):
+            t.assign(s)

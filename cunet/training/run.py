@@ -80,7 +80,7 @@ def training_model(config: Config, run_dir: Union[str, Path], state: Optional[di
     fresh, or restored from a resume `state` (weights, optimizer variables and learning
     rate). Call it in the strategy's scope. On a CPU the model is in the CPU forms of
     `cunet.kernels.switch` (saved files are stock all the same)."""
-    from cunet.kernels.switch import use_cpu_kernels
+    from cunet.kernels.switch import load_weights_either_form, other_form, use_cpu_kernels
     from cunet.model.unet import build_model
     from cunet.training.step import waveform_model
 
@@ -89,7 +89,8 @@ def training_model(config: Config, run_dir: Union[str, Path], state: Optional[di
     trainer = waveform_model(model, config, jit_compile=bool(jit) or keras_backend() == "jax")
     if state:
         trainer.optimizer.build(trainer.trainable_variables)
-        trainer.load_weights(Path(run_dir).expanduser() / RESUME_DIR / state["weights"])
+        load_weights_either_form(trainer, Path(run_dir).expanduser() / RESUME_DIR / state["weights"],
+                                 lambda: waveform_model(other_form(model, config), config))
         trainer.optimizer.learning_rate.assign(state["learning_rate"])
     return model, trainer
 

@@ -19,11 +19,17 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def __getattr__(name):
-    """`cunet.Separator` is imported on first use, so `import cunet` stays light."""
+    """`cunet.Separator` and `cunet.load_model` (`(model, config)` of any cunet `.keras`
+    file, `cunet.model.files.load_model`) are imported on first use, so `import cunet` stays
+    light."""
     if name == "Separator":
         from cunet.separation.separator import Separator
 
         return Separator
+    if name == "load_model":
+        from cunet.model.files import load_model
+
+        return load_model
     raise AttributeError(f"module 'cunet' has no attribute {name!r}")
 
 

@@ -23,6 +23,14 @@ def test_info_on_saved_model(tmp_path, capsys):
     assert "10,505" in capsys.readouterr().out
 
 
+def test_info_on_the_embedded_model_says_what_it_was_trained_on(capsys):
+    from cunet.separation.runtimes import default_model_path
+
+    assert main(["info", "--model", str(default_model_path())]) == 0
+    note = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and "synthetic" in note[0] and "cunet train" in note[0]
+
+
 def test_info_bad_inputs_one_line_exit_2(tmp_path, capsys):
     assert main(["info", "--config", "no-such"]) == 2
     err = capsys.readouterr().err.strip()

@@ -2,8 +2,9 @@
 
 Each command module defines `HELP`, `add_arguments(parser)` (options shared by several
 commands come from `cunet.cli.options`) and `run(args) -> int`, and imports TensorFlow only
-inside `run`, so `cunet --help` is instant. A `CunetError` (bad
-input) becomes one line on stderr and exit code 2.
+inside `run`, so `cunet --help` is instant. `main` imports TensorFlow quietly before `run`
+unless the module's optional `needs_tensorflow(args)` says False (separation on LiteRT never
+imports it). A `CunetError` (bad input) becomes one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
             raise ImportError(f"cunet: the {name!r} command cannot be loaded: {exc}") from exc
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        command.set_defaults(run=module.run, needs_tensorflow=getattr(module, "needs_tensorflow", None))
     return parser
 
 
@@ -69,7 +70,8 @@ def main(argv=None) -> int:
         return 2
     try:
         select_keras_backend(getattr(args, "backend", None))  # before TensorFlow: it imports Keras
-        _import_tensorflow_quietly()
+        if args.needs_tensorflow is None or args.needs_tensorflow(args):
+            _import_tensorflow_quietly()
         return int(args.run(args) or 0)
     except CunetError as exc:
         print(f"cunet {args.command}: error: {exc}", file=sys.stderr)

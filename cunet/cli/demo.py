@@ -1,6 +1,6 @@
 """`cunet demo`: what `make demo` runs: separate the bundled example clip with the embedded model."""
 
-HELP = "separate the bundled example song into vocals and accompaniment (writes audio and a spectrogram PNG)"
+HELP = "separate the bundled example song into vocals and the rest (residual) (writes audio and a spectrogram PNG)"
 
 EXAMPLE = "bloom-lights-12s.ogg"
 MAX_FRAMES_DRAWN = 1500  # the bundled 12 s example at 44.1 kHz has 1030 STFT frames
@@ -12,6 +12,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out-dir", default="demo-output", help="where the demo writes its files (default demo-output/)")
     options.add_model(parser)
     parser.add_argument("--input", help="another song to use instead of the bundled example")
+
+
+def needs_tensorflow(args) -> bool:
+    """TensorFlow only when the model runs on it (LiteRT when the model has its .tflite)."""
+    from cunet.errors import CunetError
+    from cunet.separation.runtimes import resolve_runtime
+
+    try:
+        return resolve_runtime(args.model, "auto") != "litert"
+    except CunetError:  # no model: the fallback builds one with TensorFlow
+        return True
 
 
 def example_path():
@@ -47,7 +58,7 @@ def spectrogram_figure(mixture, estimate, rate: int, title: str):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from cunet.audio.spectral import stft_numpy
+    from cunet.audio.stft import stft_numpy
 
     n_fft = 2048 if rate > 16000 else 1024
     hop = n_fft // 4
@@ -106,6 +117,7 @@ def run(args) -> int:
     from cunet.audio.reading import read_audio
     from cunet.audio.writing import write_audio
     from cunet.errors import CunetError
+    from cunet.separation.runtimes import EMBEDDED_MODEL_NOTE
     from cunet.separation.separator import RESIDUAL, Separator
 
     try:
@@ -117,17 +129,18 @@ def run(args) -> int:
     instrument = "vocals" if "vocals" in separator.instruments else separator.instruments[0]
     out = separator.separate(audio, rate, [instrument], residual=True)
     folder = Path(args.out_dir) / input_name(source)
-    rest = "accompaniment" if instrument == "vocals" else f"no_{instrument}"
     written = [
         write_audio(folder / "mixture.wav", audio, rate),
         write_audio(folder / f"{instrument}.wav", out[instrument], rate),
-        write_audio(folder / f"{rest}.wav", out[RESIDUAL], rate),
+        write_audio(folder / f"{RESIDUAL}.wav", out[RESIDUAL], rate),  # the rest of the mix, as `cunet separate`
     ]
     png = folder / "spectrogram.png"
     plot_spectrograms(png, audio, out[instrument], rate, instrument)
     written.append(png)
     print(f"cunet demo: separated {source.name} ({len(audio) / rate:.1f} s, {rate} Hz, {audio.shape[1]} ch) "
-          f"with {args.model or 'the embedded model'} ({separator.config.name})")
+          f"with {args.model or 'the embedded model'} ({separator.config.name}, runtime {separator.runtime})")
+    if args.model is None:
+        print(f"cunet demo: note: {EMBEDDED_MODEL_NOTE}")
     for path in written:
         print(f"  {path}")
     return 0

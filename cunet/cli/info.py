@@ -33,10 +33,14 @@ def run(args) -> int:
     from cunet.model.files import load_model
     from cunet.model.unet import build_model
 
+    from cunet.separation.runtimes import EMBEDDED_MODEL_NOTE, is_default_model
+
     if args.model:
         model, config = load_model(args.model)
     else:
         config = load_config(args.config or DEFAULT_CONFIG)
         model = build_model(config, compile=False)
     print(format_info(model_info(model), config))
+    if args.model and is_default_model(args.model):
+        print(f"note: {EMBEDDED_MODEL_NOTE}")
     return 0

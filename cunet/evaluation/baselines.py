@@ -5,7 +5,7 @@
 - `ideal_ratio_mask_estimates`: the oracle IRM1 of SiSEC 2018 (a magnitude ratio mask
   |S_j| / sum_k |S_k| computed from the true sources, applied to the mixture's STFT, full
   band, at the track's own rate and channels). It is the best any magnitude-masking
-  separator with that STFT can do; `cunet.audio.spectral.input_stft_settings` gives the STFT a `cunet.Separator`
+  separator with that STFT can do; `cunet.audio.stft.input_stft_settings` gives the STFT a `cunet.Separator`
   masks at the track rate (the model's window duration), so the ceiling is the one of our models.
 
 Arrays are (samples, channels) float32, as everywhere in cunet.
@@ -42,9 +42,9 @@ def ideal_ratio_mask_estimates(
     mixture: (samples, channels); sources: every source of the track (they define the
     denominator of the mask), each (samples, channels). The mask of target j is
     |S_j|^p / sum_k |S_k|^p (p = `power`; 1 is SiSEC's IRM1), applied to the mixture STFT and
-    inverted with the shared `cunet.audio.spectral.istft`.
+    inverted with the shared `cunet.audio.stft.istft`.
     """
-    from cunet.audio.spectral import istft, stft_numpy
+    from cunet.audio.stft import istft, stft_numpy
 
     mixture = np.asarray(mixture, np.float32)
     missing = [t for t in targets if t not in sources]

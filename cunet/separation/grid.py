@@ -9,7 +9,7 @@ covered by whole frames and the inverse STFT is exact on [0, samples)):
 - patches: `PatchLayout.frames` model frames each, one every `PatchLayout.step` frames from
   frame 0;
 - input frames: an STFT of the input at its own rate with about the same window duration
-  (`cunet.audio.spectral.input_stft_settings`); masks are applied on this grid, and long
+  (`cunet.audio.stft.input_stft_settings`); masks are applied on this grid, and long
   signals are processed in blocks of input frames.
 
 Ranges in every space are half-open `Span`s.
@@ -95,7 +95,7 @@ class SignalGrid:
 
     @classmethod
     def of(cls, samples: int, rate: int, audio: AudioConfig, layout: PatchLayout) -> "SignalGrid":
-        from cunet.audio.spectral import input_stft_settings
+        from cunet.audio.stft import input_stft_settings
 
         model_samples = samples if rate == audio.sample_rate else int(round(samples * audio.sample_rate / rate))
         model_frames = max(1, (max(model_samples, 1) - 1 + audio.n_fft - audio.hop_length) // audio.hop_length + 1)

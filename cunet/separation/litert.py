@@ -8,8 +8,11 @@ imports TensorFlow or Keras, which keeps a separation process small and quick to
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Union
 
@@ -175,7 +178,9 @@ class LiteRTMasks:
 
         try:
             # from the path: LiteRT maps the file, so its weights are shared pages, not a copy
-            interpreter = Interpreter(model_path=str(self.tflite_path), num_threads=self.threads)
+            with _quiet_stderr():  # LiteRT logs "INFO: Created ... XNNPACK delegate" on every load
+                interpreter = Interpreter(model_path=str(self.tflite_path), num_threads=self.threads)
+                interpreter.allocate_tensors()  # applies the delegate now, here, not in a model thread
         except (ValueError, RuntimeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelFileError(f"{self.tflite_path}: LiteRT cannot load it: {reason}") from None
@@ -184,6 +189,20 @@ class LiteRTMasks:
         if sorted(runner.inputs) != sorted(expected):
             raise ModelFileError(f"{self.tflite_path}: inputs {sorted(runner.inputs)} are not a cunet mask network's")
         return runner
+
+
+@contextmanager
+def _quiet_stderr():
+    """File descriptor 2 sent to /dev/null for the block (LiteRT's C++ logging writes there)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class _Runner:

@@ -1,7 +1,7 @@
 """The model's side of separation: signal -> magnitude patches -> patch masks -> frame masks.
 
 For a range of patches, the input is resampled to the model rate, turned into normalized
-magnitudes by the shared front end (`cunet.audio.spectral.model_magnitude_numpy`) and cut into
+magnitudes by the shared front end (`cunet.audio.stft.model_magnitude_numpy`) and cut into
 patches, each channel on its own (every channel gets its own mask); a `MaskEstimator` gives
 their masks. `overlap_add` joins patch masks into one mask per model frame with the layout's
 trapezoidal weights.
@@ -50,7 +50,7 @@ def model_rate_signal(source: AudioSource, grid: SignalGrid, model_rate: int, sa
 def patch_magnitudes(source: AudioSource, grid: SignalGrid, audio: AudioConfig, layout: PatchLayout,
                      patches: Span) -> np.ndarray:
     """Magnitude patches `patches` -> (len(patches), channels, freq_bins, frames) float32."""
-    import cunet.audio.spectral as spectral
+    import cunet.audio.stft as spectral
 
     pad = audio.n_fft - audio.hop_length
     start = patches.start * layout.step * audio.hop_length - pad

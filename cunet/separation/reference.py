@@ -16,7 +16,7 @@ from cunet.separation.instruments import conditions, parse_instruments
 def separate_reference(masks, config, x: np.ndarray, rate: int, instruments, overlap: float = 0.25) -> dict:
     """x (samples, channels) float32 at `rate`, a `MaskEstimator` and its model's `config` ->
     {spec text: (samples, channels) float32}, as `Separator(masks, config, overlap).separate`."""
-    import cunet.audio.spectral as spectral
+    import cunet.audio.stft as spectral
 
     a, layout = config.audio, PatchLayout.from_config(config.patch, overlap)
     grid = SignalGrid.of(len(x), rate, a, layout)

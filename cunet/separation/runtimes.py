@@ -1,10 +1,16 @@
 """Model files -> mask estimators, by runtime; where the embedded default model lives.
 
+    litert:     the `.tflite` exported from the model (`cunet export`), run by
+                `cunet.separation.litert.LiteRTMasks`: no TensorFlow or Keras import, a small
+                and quickly started process (separation on CPUs).
     tensorflow: the saved Keras model, traced by `cunet.separation.masks.TensorFlowMasks`
                 (the reference runtime).
-    litert:     `cunet.separation.litert.LiteRTMasks` (issue #14; not in this module).
     jax:        the saved Keras model on Keras' JAX backend, compiled by
                 `cunet.separation.jax_masks.JaxMasks` (KERAS_BACKEND=jax; GPU when JAX has one).
+    auto:       litert when a `.tflite` exported from that very `.keras` file lies beside it
+                (or the model is a `.tflite`) and `ai-edge-litert` imports, else tensorflow.
+
+The three give the same masks to float precision (tests/test_runtimes.py).
 """
 
 from __future__ import annotations
@@ -17,12 +23,21 @@ from cunet.errors import CunetError
 from cunet.separation.masks import MaskEstimator
 
 DEFAULT_MODEL_FILE = "cunet-default.keras"
-RUNTIMES = ("tensorflow", "litert", "jax")
+RUNTIMES = ("auto", "litert", "tensorflow", "jax")
+EMBEDDED_MODEL_NOTE = (
+    "the embedded model is a small demonstration model trained on 5 minutes of synthetic music "
+    "(musdb-mini): expect rough separations; train a real one on MUSDB18 with `cunet train`"
+)
 
 
 def default_model_path() -> Path:
     """Where the embedded default model lives (`cunet/pretrained/cunet-default.keras`)."""
     return Path(__file__).resolve().parent.parent / "pretrained" / DEFAULT_MODEL_FILE
+
+
+def is_default_model(path: Union[str, Path]) -> bool:
+    """Whether `path` is the embedded default model (its `.keras` or `.tflite`)."""
+    return Path(path).resolve().with_suffix(".keras") == default_model_path()
 
 
 def resolve_model_path(model: Union[None, str, Path]) -> Path:
@@ -38,21 +53,60 @@ def resolve_model_path(model: Union[None, str, Path]) -> Path:
     return path
 
 
-def load_masks(model: Union[None, str, Path], runtime: str = "tensorflow", batch_size: int = 16,
+def resolve_runtime(model: Union[None, str, Path], runtime: str = "auto") -> str:
+    """The runtime `runtime` means for `model`: "auto" resolved as the module says, others
+    checked (a `.tflite` model runs only on litert). Reads no weights, imports no TensorFlow."""
+    if runtime not in RUNTIMES:
+        raise CunetError(f"unknown runtime {runtime!r} (valid runtimes: {', '.join(RUNTIMES)})")
+    path = resolve_model_path(model)
+    if path.suffix == ".tflite":
+        if runtime not in ("auto", "litert"):
+            raise CunetError(f"{path.name} is a LiteRT model: it runs with --runtime litert, not {runtime}")
+        return "litert"
+    if runtime != "auto":
+        return runtime
+    from cunet.separation.litert import litert_available, paired_tflite
+
+    return "litert" if litert_available() and paired_tflite(path) is not None else "tensorflow"
+
+
+def load_masks(model: Union[None, str, Path], runtime: str = "auto", batch_size: int = 16,
                ) -> tuple[MaskEstimator, Config]:
     """(mask estimator, config) of a saved cunet model (None: the embedded default model)."""
-    if runtime == "tensorflow":
-        from cunet.model.files import load_model
-        from cunet.separation.masks import TensorFlowMasks
+    runtime = resolve_runtime(model, runtime)
+    path = resolve_model_path(model)
+    if runtime == "litert":
+        return _litert_masks(path, batch_size)
+    from cunet.model.files import load_model
 
-        keras_model, config = load_model(resolve_model_path(model))
-        return TensorFlowMasks(keras_model, config, batch_size=batch_size), config
     if runtime == "jax":
-        from cunet.model.files import load_model
         from cunet.separation.jax_masks import JaxMasks
 
-        keras_model, config = load_model(resolve_model_path(model))
+        keras_model, config = load_model(path)
         return JaxMasks(keras_model, config, batch_size=batch_size), config
-    if runtime == "litert":  # issue #14: `cunet.separation.litert.LiteRTMasks(tflite_path, config, batch_size)`
-        raise CunetError("runtime 'litert' is not available in this version")
-    raise CunetError(f"unknown runtime {runtime!r} (valid runtimes: {', '.join(RUNTIMES)})")
+    from cunet.separation.masks import TensorFlowMasks
+
+    keras_model, config = load_model(path)
+    return TensorFlowMasks(keras_model, config, batch_size=batch_size), config
+
+
+def _litert_masks(path: Path, batch_size: int) -> tuple[MaskEstimator, Config]:
+    """`LiteRTMasks` of a `.tflite` file, or of the `.tflite` exported from a `.keras` file
+    (its embedded config must equal the `.keras` one's); `CunetError`s name the problem."""
+    from cunet.separation.litert import LiteRTMasks, litert_available, paired_tflite, read_tflite_config
+
+    if not litert_available():
+        raise CunetError("runtime litert needs the ai-edge-litert package (pip install ai-edge-litert)")
+    if path.suffix == ".tflite":
+        config = read_tflite_config(path)
+        return LiteRTMasks(path, config, batch_size=batch_size), config
+    from cunet.model.files import read_model_config
+
+    config = read_model_config(path)
+    tflite = path.with_suffix(".tflite")
+    if not tflite.is_file():
+        raise CunetError(f"no LiteRT model beside {path}: write it with `cunet export {path}`")
+    read_tflite_config(tflite)  # a damaged file: its own one-line reason
+    if paired_tflite(path) is None:
+        raise CunetError(f"{tflite} was not exported from {path.name} (re-export: `cunet export {path}`)")
+    return LiteRTMasks(tflite, config, batch_size=batch_size), config

@@ -47,8 +47,8 @@ class Separator:
         spectral_threads: blocks whose full-band STFT, mask and inverse STFT run at once.
 
     Example:
-        >>> sep = Separator.load()                        # the embedded model
-        >>> out = sep.separate(x, 44100, ["vocals"], residual=True)
+        >>> sep = Separator.load()                        # the embedded model, LiteRT when it can
+        >>> out = sep.separate(x, 44100, ["vocals"], residual=True)   # instruments None: all
         >>> out["vocals"].shape == x.shape, out["residual"].shape == x.shape
         >>> sep.separate_file("song.mp3", "separated", ["vocals"])   # {"vocals": .../vocals.wav}
     """
@@ -66,17 +66,24 @@ class Separator:
         self.wiener_iterations = int(wiener_iterations)
         self.spectral_threads = max(1, int(spectral_threads))
         self.layout = PatchLayout.from_config(config.patch, overlap)
+        self.runtime = type(masks).__name__  # `load` sets the runtime's name
         self.last_block_count = 0
 
     @classmethod
-    def load(cls, model_path: Union[None, str, Path] = None, runtime: str = "tensorflow", batch_size: int = 16,
+    def load(cls, model_path: Union[None, str, Path] = None, runtime: str = "auto", batch_size: int = 16,
              **kwargs) -> "Separator":
-        """A saved cunet model (None: the embedded default model), loaded safely for `runtime`
-        (`cunet.separation.runtimes`); `kwargs` go to the constructor."""
-        from cunet.separation.runtimes import load_masks
+        """A saved cunet model (`.keras`, or `.tflite` for LiteRT; None: the embedded default
+        model), loaded safely for `runtime` ("auto", "litert", "tensorflow" or "jax",
+        `cunet.separation.runtimes`); `kwargs` go to the constructor. "auto" takes LiteRT
+        when a `.tflite` exported from that very model lies beside it and ai-edge-litert
+        imports, else TensorFlow; `runtime` then tells which was taken."""
+        from cunet.separation.runtimes import load_masks, resolve_runtime
 
-        masks, config = load_masks(model_path, runtime, batch_size)
-        return cls(masks, config, **kwargs)
+        chosen = resolve_runtime(model_path, runtime)
+        masks, config = load_masks(model_path, chosen, batch_size)
+        separator = cls(masks, config, **kwargs)
+        separator.runtime = chosen
+        return separator
 
     @property
     def model(self):
@@ -100,15 +107,15 @@ class Separator:
         """Blocks `iter_separate` processes such a signal in."""
         return len(self.grid(samples, rate).blocks(self.block_seconds))
 
-    def iter_separate(self, source: AudioSource, instruments: Sequence[str] = ("vocals",), residual: bool = False,
+    def iter_separate(self, source: AudioSource, instruments: Optional[Sequence[str]] = None, residual: bool = False,
                       wiener: bool = False) -> Iterator[tuple[int, dict]]:
-        """Separate an `AudioSource` block by block.
+        """Separate an `AudioSource` block by block (`instruments` None: all of the model's).
 
         Yields (start, {name: (samples, channels) float32}) with consecutive, gap-free
         blocks covering [0, source.frames); names are the specs as written, plus "residual"
         (the mixture minus the sum of the estimates) when asked for.
         """
-        specs = self.parse_instruments(instruments)
+        specs = self.parse_instruments(self.instruments if instruments is None else instruments)
         if source.frames <= 0:
             raise CunetError("the input holds 0 samples")
         audio, grid = self.config.audio, self.grid(source.frames, source.rate)
@@ -132,13 +139,14 @@ class Separator:
                     self.last_block_count += 1
                     yield stitch(block)
 
-    def separate(self, audio, sample_rate: int, instruments: Sequence[str] = ("vocals",), residual: bool = False,
+    def separate(self, audio, sample_rate: int, instruments: Optional[Sequence[str]] = None, residual: bool = False,
                  wiener: bool = False) -> dict:
         """Separate `instruments` from `audio`.
 
         Args:
             audio: (samples, channels) or (samples,) array at `sample_rate` (any rate).
-            instruments: specs: "vocals", "vocals+drums", "vocals=0.5", ...
+            instruments: specs: "vocals", "vocals+drums", "vocals=0.5", ...; None: every
+                instrument of the model (for a dedicated U-Net, its target).
             residual: also return "residual" = audio minus the sum of the estimates.
             wiener: share the mixture among the estimates (and the rest) by Wiener gains.
 
@@ -146,7 +154,7 @@ class Separator:
             {name: array of audio's shape, dtype float32, at sample_rate}.
         """
         x = check_audio_array(audio, sample_rate)
-        names = [s.text for s in self.parse_instruments(instruments)]
+        names = [s.text for s in self.parse_instruments(self.instruments if instruments is None else instruments)]
         out = {name: np.zeros_like(x) for name in names + ([RESIDUAL] if residual else [])}
         for start, blocks in self.iter_separate(ArraySource(x, int(sample_rate)), names, residual, wiener):
             for name, y in blocks.items():

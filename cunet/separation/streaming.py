@@ -85,7 +85,7 @@ def masked_block(source: AudioSource, grid: SignalGrid, frames: Span, masks: lis
                  wiener_iterations: Optional[int]) -> MaskedBlock:
     """Read the block, take its input STFT, apply each mask (or the Wiener filter with
     `wiener_iterations` EM steps, when not None) and invert. Blocks are independent."""
-    import cunet.audio.spectral as spectral
+    import cunet.audio.stft as spectral
 
     samples = grid.input_samples(frames)
     x = source.read(samples.start, samples.stop)  # (samples, C)

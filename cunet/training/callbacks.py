@@ -1,4 +1,5 @@
-"""The Keras callbacks of `cunet train`: checkpoints, resume state, time limit, replica sync.
+"""The Keras callbacks of `cunet train`: checkpoints, resume state, time limit, replica sync;
+and `export_best_tflite`, the LiteRT file written beside `best.keras` when a run finishes.
 
 Order in the callback list matters: `ReplicaStatisticsSync` first (the saved models carry
 the averaged statistics), `RunState` last (it records the other callbacks' counters after
@@ -8,8 +9,10 @@ their own epoch-end updates).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import keras
 
@@ -53,6 +56,30 @@ class ModelCheckpoints(keras.callbacks.Callback):
         if value is not None and float(value) < self.best:
             self.best = float(value)
             save_model(self.saved_model, self.config, self.out_dir / BEST_MODEL)
+
+
+def export_best_tflite(out_dir: Path) -> Optional[Path]:
+    """Write `best.tflite` beside `best.keras` (`cunet.model.export.export_tflite`, a few
+    seconds) unless one exported from that very file is there. A failure (e.g. the LiteRT
+    converter) never fails training: one warning line on stderr, and None."""
+    from cunet.separation.litert import paired_tflite
+
+    best = Path(out_dir) / BEST_MODEL
+    if not best.is_file():
+        return None
+    try:
+        if paired_tflite(best) is not None:
+            return best.with_suffix(".tflite")
+        from cunet.model.export import export_tflite
+        from cunet.model.files import load_model
+
+        model, config = load_model(best)
+        return export_tflite(model, config, best.with_suffix(".tflite"), source=best)
+    except Exception as exc:  # noqa: BLE001 (any converter failure: training has succeeded anyway)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"cunet train: warning: {best.with_suffix('.tflite').name} not written "
+              f"(separation will use TensorFlow): {reason}", file=sys.stderr)
+        return None
 
 
 class RunState(keras.callbacks.Callback):

@@ -117,6 +117,7 @@ def train(
     `mixed_precision`: False, True / "auto", "bfloat16" or "float16" (`mixed_policy`).
     """
     from cunet.training.cache import open_cache
+    from cunet.training.callbacks import export_best_tflite
 
     _check_schedule(config)
     cache = open_cache(cache_dir, config)
@@ -143,6 +144,8 @@ def train(
         state = read_resume_state(run_dir)
         initial_epoch = int(state["epoch"]) if state else 0
         if state and (state.get("finished") or initial_epoch >= config.training.epochs):
+            if chief:
+                export_best_tflite(run_dir)  # a run finished before best.tflite existed
             best = state["callbacks"]["checkpoints"]["best"]
             return TrainResult(run_dir, initial_epoch, initial_epoch,
                                best if has_valid and best != float("inf") else None, {}, False)
@@ -155,6 +158,7 @@ def train(
             shutil.rmtree(scratch, ignore_errors=True)
     if chief and not result.timed_out:
         mark_finished(run_dir)
+        export_best_tflite(run_dir)  # LiteRT separation of the best model (`cunet separate`)
     return result
 
 

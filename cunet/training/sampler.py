@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from cunet.audio.spectral import patch_samples
+from cunet.audio.stft import patch_samples
 from cunet.config import Config
 from cunet.training.cache import Cache, CacheError
 from cunet.training.conditions import condition_table

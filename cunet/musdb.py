@@ -174,6 +174,22 @@ def read_track(track: MusdbTrack) -> TrackAudio:
     return TrackAudio(track.name, rate, mixture, decoded)
 
 
+def track_length(track: MusdbTrack) -> tuple[int, int, int]:
+    """(samples, rate, channels) of a track's mixture, read from its header (no decoding)."""
+    try:
+        if track.is_wav:
+            import soundfile
+
+            info = soundfile.info(str(track.path / "mixture.wav"))
+            return int(info.frames), int(info.samplerate), int(info.channels)
+        import stempeg
+
+        info = stempeg.Info(str(track.path))
+        return int(info.samples(0)), int(info.rate(0)), int(info.channels(0))
+    except Exception as exc:  # soundfile, stempeg and ffprobe raise many types for bad files
+        raise MusdbError(f"cannot read track {track.name!r}: {_reason(exc)}") from None
+
+
 def _two_d(x) -> np.ndarray:
     x = np.asarray(x, np.float32)
     return x[:, None] if x.ndim == 1 else x  # mono comes as (samples,)

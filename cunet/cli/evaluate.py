@@ -31,6 +31,8 @@ def add_arguments(parser) -> None:
         "--targets", default="vocals,drums,bass,other", metavar="LIST",
         help="comma list of MUSDB18 targets scored jointly (default: vocals,drums,bass,other)",
     )
+    options.add_jobs(parser, "tracks", auto_help="the number of cores, bounded by available memory "
+                     "(one worker process per job, each with its own copy of the models)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -78,7 +80,7 @@ def run(args) -> int:
     from cunet.evaluation.methods import check_targets, dedicated_method, irm_method, mixture_method, model_method
     from cunet.evaluation.baselines import BASELINES
     from cunet.evaluation.report import sdr_table, write_reports
-    from cunet.evaluation.run import run_evaluation
+    from cunet.evaluation.run import default_jobs, run_evaluation
     from cunet.musdb import discover_tracks
 
     targets = check_targets(_split(args.targets))
@@ -113,7 +115,8 @@ def run(args) -> int:
     if not methods:
         raise EvaluationError("nothing to evaluate: give --model, --dedicated or --baselines")
 
-    result = run_evaluation(tracks, methods, targets, out, args.subset, progress=not args.no_progress)
+    jobs = args.jobs or default_jobs(tracks, methods, targets)
+    result = run_evaluation(tracks, methods, targets, out, args.subset, progress=not args.no_progress, jobs=jobs)
     paths = write_reports(result, out)
     print(f"{len(result.tracks)} track(s), {len(methods)} method(s): "
           f"{result.scored} scored now, {result.reused} read back from {out}")

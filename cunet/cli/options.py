@@ -93,10 +93,11 @@ def add_subset(parser, default: str, what: str) -> None:
                         help=f"MUSDB18 subset to {what} (default: {default})")
 
 
-def add_jobs(parser, what: str = "tracks") -> None:
-    """`--jobs/-j N`: worker processes (default 1)."""
-    parser.add_argument("--jobs", "-j", type=positive_int, default=1, metavar="N",
-                        help=f"{what} processed in parallel (default 1)")
+def add_jobs(parser, what: str = "tracks", auto_help: str | None = None) -> None:
+    """`--jobs/-j N`: worker processes (default 1; with `auto_help`, None: the command picks,
+    as `auto_help` says)."""
+    parser.add_argument("--jobs", "-j", type=positive_int, default=None if auto_help else 1, metavar="N",
+                        help=f"{what} processed in parallel (default {auto_help or 1})")
 
 
 def add_backend(parser, what: str = "the network") -> None:

@@ -13,6 +13,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="cache only the first N tracks (by name)")
     options.add_audio_backend(parser, "MUSDB18-HQ wav stems")
+    options.add_jobs(parser, "tracks", auto_help="the number of cores, one worker process each")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -21,6 +22,7 @@ def run(args) -> int:
     from cunet.training.cache import prepare_cache
     from cunet.config import DEFAULT_CONFIG, load_config
     from cunet.errors import CunetError
+    from cunet.parallel import default_jobs
 
     if args.limit is not None and args.limit < 1:
         raise CunetError("--limit must be at least 1")
@@ -36,6 +38,7 @@ def run(args) -> int:
         limit=args.limit,
         on_track=lambda name, wrote: written.append(wrote),
         audio_backend=resolve_backend(args.audio_backend),
+        jobs=args.jobs or default_jobs(),
     )
     train, valid = cache.split("train"), cache.split("valid")
     hours = sum(t.length for t in cache.tracks) / cache.sample_rate / 3600

@@ -7,6 +7,7 @@ and the oracle ratio mask the ceiling (`cunet.evaluation.baselines`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ class Method:
             so scores of a different model under the same name are never mixed in.
         separate: `separate(track: TrackAudio, targets) -> {target: (samples, channels)}`.
         config: the model's `Config`, if any.
+        recipe: a picklable `recipe() -> Method` that builds this method again (in a
+            `--jobs` worker process, models loaded there); None: it runs in this process only.
     """
 
     name: str
@@ -43,6 +46,7 @@ class Method:
     fingerprint: str
     separate: Callable[[TrackAudio, Sequence[str]], dict] = field(repr=False)
     config: Optional[object] = field(default=None, repr=False)
+    recipe: Optional[Callable[[], "Method"]] = field(default=None, repr=False)
 
 
 def check_targets(targets: Sequence[str]) -> list:
@@ -69,6 +73,7 @@ def mixture_method() -> Method:
         description="floor: the mixture as the estimate of every target",
         fingerprint="mixture",
         separate=lambda track, targets: mixture_estimates(track.mixture, targets),
+        recipe=mixture_method,
     )
 
 
@@ -100,6 +105,7 @@ def irm_method(audio: Optional[AudioConfig] = None) -> Method:
         ),
         fingerprint=f"irm1:{window_ms:g}/{hop_ms:g}ms",
         separate=separate,
+        recipe=functools.partial(irm_method, audio),
     )
 
 
@@ -117,7 +123,8 @@ def _load_separator(path: Path):
 
     if not Path(path).is_file():
         raise EvaluationError(f"model file not found: {path}")
-    return Separator.load(path)
+    # The reference runtime: scores of the Keras model itself, and its parameter count.
+    return Separator.load(path, runtime="tensorflow")
 
 
 def method_name_for(path: Path) -> str:
@@ -152,6 +159,7 @@ def model_method(path, targets: Sequence[str], name: Optional[str] = None) -> Me
         fingerprint=f"model:{file_digest(path)}",
         separate=separate,
         config=config,
+        recipe=functools.partial(model_method, path, tuple(targets), name),
     )
 
 
@@ -187,4 +195,5 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
         fingerprint="dedicated:" + ",".join(f"{t}={file_digest(Path(paths[t]))}" for t in targets),
         separate=separate,
         config=separators[targets[0]].config,
+        recipe=functools.partial(dedicated_method, dict(paths), tuple(targets), name),
     )

@@ -4,14 +4,22 @@ Scores are stored per method and track (`cunet.evaluation.scoring`), written ato
 valid file is never scored again, so an interrupted evaluation resumes. A corrupt or
 incomplete file is scored again. `<out>/<method>/method.json` records what produced a
 method's scores, so scores of two different models never mix under one name.
+
+With `jobs` > 1, tracks are scored in worker processes (`cunet.parallel`), each building the
+methods once (models loaded per worker) and writing its tracks' stores itself; this process
+gathers the scores in track order, so the stores, the result and the reports are those of
+one job, and a killed parallel run resumes as a serial one does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from cunet.evaluation import EvaluationError
@@ -58,6 +66,58 @@ def _score_track(method: Method, audio, targets, path: Path) -> dict:
     return read_track_scores(path, targets)
 
 
+def _score_methods(track, methods: Sequence[Method], targets, out_dir, subset: str, load: Callable) -> dict:
+    """{method name: scores} of `methods` on `track`, decoded once, each stored as it is scored."""
+    audio = load(track)
+    return {m.name: _score_track(m, audio, targets, track_json_path(out_dir, m.name, subset, track.name))
+            for m in methods}
+
+
+# ---------------------------------------------------------------------------------------
+# In a `--jobs` worker process: the methods built once, then one task per track
+
+_worker_methods: dict = {}
+
+
+def start_worker(recipes: Sequence[tuple]) -> None:
+    """Build every method from its (fingerprint, recipe), models loaded once for the worker."""
+    global _worker_methods
+    methods = []
+    for fingerprint, recipe in recipes:
+        method = recipe()
+        if method.fingerprint != fingerprint:
+            raise EvaluationError(f"{method.name}: its model files changed while the evaluation ran")
+        methods.append(method)
+    _worker_methods = {m.name: m for m in methods}
+
+
+def score_track_task(task: tuple) -> dict:
+    """(track, method names, targets, out_dir, subset, load) -> {method name: scores}."""
+    track, names, targets, out_dir, subset, load = task
+    return _score_methods(track, [_worker_methods[n] for n in names], targets, out_dir, subset, load)
+
+
+def _scored_tracks(work: list, methods: Sequence[Method], targets, out_dir, subset, load, jobs: int):
+    """(index in `work`, {method: scores}) for every (track, method names) of `work`, as scored:
+    here for one job, else in `jobs` worker processes (`cunet.parallel`)."""
+    by_name = {m.name: m for m in methods}
+    needed = [m for m in methods if any(m.name in names for _, names in work)]
+    local = [m.name for m in needed if m.recipe is None]
+    if jobs > 1 and local:
+        warnings.warn(f"method(s) {', '.join(local)} cannot be rebuilt in a worker process (no recipe): "
+                      "scoring in this process, one track at a time", stacklevel=3)
+    if jobs <= 1 or len(work) <= 1 or local:
+        for index, (track, names) in enumerate(work):
+            yield index, _score_methods(track, [by_name[n] for n in names], targets, out_dir, subset, load)
+        return
+    from cunet.parallel import parallel_map
+
+    recipes = [(m.fingerprint, m.recipe) for m in needed]
+    tasks = [(track, names, list(targets), out_dir, subset, load) for track, names in work]
+    with contextlib.closing(parallel_map(score_track_task, tasks, jobs, start_worker, (recipes,))) as results:
+        yield from results
+
+
 def run_evaluation(
     tracks: Sequence,
     methods: Sequence[Method],
@@ -66,11 +126,15 @@ def run_evaluation(
     subset: str = "test",
     progress: bool = True,
     load: Callable = read_track,
+    jobs: int = 1,
 ) -> Result:
     """Score every method on every track, reusing stored per-track JSON; returns all scores.
 
     tracks: `cunet.musdb.MusdbTrack`s (anything with `.name`, decoded by `load` into a
     `TrackAudio`); a track is decoded only when some method still needs scoring on it.
+    jobs: tracks scored at once, in worker processes that build the methods once each from
+    their `recipe` (`tracks` and `load` must then be picklable); the stores and the result
+    are those of one job.
     """
     from tqdm import tqdm
 
@@ -82,24 +146,24 @@ def run_evaluation(
     for method in methods:
         check_method_record(out_dir, method)
     result = Result(methods=list(methods), tracks=[t.name for t in tracks], targets=targets, subset=subset)
-    rows = []
-    bar = tqdm(tracks, desc="evaluate", unit="track", disable=not progress, dynamic_ncols=True)
-    for track in bar:
-        audio = None
-        for method in methods:
-            path = track_json_path(out_dir, method.name, subset, track.name)
-            scores = read_track_scores(path, targets)
-            if scores is None:
-                bar.set_postfix_str(f"{method.name}: {track.name}")
-                if audio is None:
-                    audio = load(track)
-                scores = _score_track(method, audio, targets, path)
-                result.scored += 1
-            else:
-                result.reused += 1
-            rows += [(method.name, track.name, target, metric, frame_median(scores[target][metric]))
-                     for target in targets for metric in METRICS]
-    bar.close()
+    stored = {(m.name, t.name): read_track_scores(track_json_path(out_dir, m.name, subset, t.name), targets)
+              for t in tracks for m in methods}
+    work = [(t, [m.name for m in methods if stored[m.name, t.name] is None]) for t in tracks]
+    work = [(t, missing) for t, missing in work if missing]
+    bar = tqdm(total=len(tracks), initial=len(tracks) - len(work), desc="evaluate", unit="track",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for index, scores in _scored_tracks(work, methods, targets, out_dir, subset, load, jobs):
+            track = work[index][0]
+            stored.update({(name, track.name): s for name, s in scores.items()})
+            result.scored += len(scores)
+            bar.set_postfix_str(track.name[:40])
+            bar.update()
+    finally:
+        bar.close()
+    result.reused = len(stored) - result.scored
+    rows = [(method.name, track.name, target, metric, frame_median(stored[method.name, track.name][target][metric]))
+            for track in tracks for method in methods for target in targets for metric in METRICS]
     result.scores = pd.DataFrame(rows, columns=COLUMNS)
     return result
 
@@ -113,10 +177,46 @@ def evaluate_musdb(
     is_wav: bool = False,
     tracks: Optional[int] = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> Result:
     """Python API of `cunet evaluate`: score `methods` on a MUSDB18 root and write all reports."""
     targets = check_targets(list(targets))
     musdb_tracks = discover_tracks(root, subset, is_wav, tracks)
-    result = run_evaluation(musdb_tracks, methods, targets, out_dir, subset, progress)
+    result = run_evaluation(musdb_tracks, methods, targets, out_dir, subset, progress, jobs=jobs)
     write_reports(result, out_dir)
     return result
+
+
+
+# The peak memory of a worker scoring one track, modelled on measurements (docs/BENCHMARKS.md,
+# "Parallel prepare and evaluate"): the interpreter and its libraries, TensorFlow and a model
+# for model methods, the decoded track and museval's float64 copies (bytes per sample and
+# target), and museval's full-length FFTs and filter Gram matrix. About 2.5 GB for a 30 s
+# stereo track with four targets; 13 GB and more for a 10-minute one.
+WORKER_BASE_BYTES = 1 << 30
+MODEL_BYTES = 1 << 30
+SAMPLE_BYTES = 40
+SAMPLE_TARGET_BYTES = 40
+MUSEVAL_FILTER = 512
+
+
+def worker_bytes(samples: int, channels: int, targets: int, models: bool) -> int:
+    """Estimated peak memory of a worker scoring a track of `samples` x `channels`."""
+    signals = targets * channels
+    n_fft = 1 << int(np.ceil(np.log2(samples + MUSEVAL_FILTER - 1)))
+    museval = 48 * signals * n_fft + 48 * (signals * MUSEVAL_FILTER) ** 2
+    return (WORKER_BASE_BYTES + (MODEL_BYTES if models else 0)
+            + samples * (SAMPLE_BYTES + SAMPLE_TARGET_BYTES * targets) + museval)
+
+
+def default_jobs(tracks: Sequence, methods: Sequence[Method], targets: Sequence[str]) -> int:
+    """`cunet evaluate`'s default `--jobs`: the cores, bounded by the available memory over
+    `worker_bytes` of the longest of `tracks` (`MusdbTrack`s, read from their headers)."""
+    from cunet.musdb import track_length
+    from cunet.parallel import default_jobs as bounded_jobs
+
+    if not tracks:
+        return 1
+    models = any(m.kind in ("model", "dedicated") for m in methods)
+    samples, _, channels = max(track_length(t) for t in tracks)
+    return bounded_jobs(worker_bytes(samples, channels, len(targets), models))

@@ -10,12 +10,15 @@ through `cunet.musdb`, downmixes every stem to mono, resamples it to
   length in samples and split ("train" or "valid").
 
 Every file is written atomically and the manifest is rewritten after each track, so an
-interrupted run resumes where it stopped and a second run does no work. `open_cache`
-checks the manifest against a config before the data pipeline reads anything.
+interrupted run resumes where it stopped and a second run does no work. With `jobs` > 1,
+worker processes decode, resample and write the tracks, and this process alone writes the
+manifest as they finish; the cache is the same as with one job. `open_cache` checks the
+manifest against a config before the data pipeline reads anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -131,6 +134,45 @@ def _cached_tracks(out_dir: Path, config: Config) -> dict:
     }
 
 
+def cache_track(task: tuple) -> tuple:
+    """Decode, downmix and resample one track and write its `.npy` atomically.
+
+    task: (`MusdbTrack`, `Config`, out folder, wav audio backend). Returns (name,
+    {"file", "length"}) for the manifest. A module-level function: `--jobs` workers run it.
+    """
+    source, config, out_dir, audio_backend = task
+    stems, rate = read_stems(source, audio_backend if source.is_wav else "soundfile")
+    array = track_array(stems, rate, config)
+    file = track_file_name(source.name)
+    try:
+        with atomic_path(Path(out_dir) / file) as tmp:
+            np.save(tmp, array)
+    except OSError as exc:
+        raise CacheError(f"cannot write the cache in {out_dir}: {exc.strerror or exc}") from None
+    return source.name, {"file": file, "length": int(array.shape[0])}
+
+
+def _cached_in_order(tasks: list, jobs: int):
+    """(name, entry) of `cache_track` for every task: here for one job, else in `jobs`
+    worker processes, as they finish (the manifest sorts tracks, so its order stays fixed)."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield cache_track(task)
+        return
+    from cunet.parallel import parallel_map
+
+    with contextlib.closing(parallel_map(cache_track, tasks, jobs)) as results:
+        for _, result in results:
+            yield result
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    try:
+        atomic_write_text(path, json.dumps(manifest, indent=1))
+    except OSError as exc:
+        raise CacheError(f"cannot write the cache in {path.parent}: {exc.strerror or exc}") from None
+
+
 def prepare_cache(
     musdb_root: Union[str, Path],
     config: Config,
@@ -141,12 +183,15 @@ def prepare_cache(
     limit: Optional[int] = None,
     on_track: Optional[Callable[[str, bool], None]] = None,
     audio_backend: str = "soundfile",
+    jobs: int = 1,
 ) -> "Cache":
     """Cache the `subset` tracks of a MUSDB18 root for `config`; returns the opened cache.
 
     Tracks already in the cache are skipped. `limit` caches only the first tracks (by
-    name). `on_track(name, written)` is called for every track (for tests and reports).
-    `audio_backend` ("soundfile" or "tfio") decodes MUSDB18-HQ wav stems.
+    name). `on_track(name, written)` is called for every track (for tests and reports):
+    first the cached ones, then each written one as it is done. `audio_backend`
+    ("soundfile" or "tfio") decodes MUSDB18-HQ wav stems. `jobs` > 1 decodes and resamples
+    tracks in that many worker processes (`cunet.parallel`); the cache is the same.
     """
     unknown = [name for name in config.instruments if name not in STEMS]
     if unknown:
@@ -163,34 +208,23 @@ def prepare_cache(
 
     from tqdm import tqdm
 
-    bar = tqdm(sources, desc="caching tracks", unit="track", disable=not progress)
-    for source in bar:
-        if source.name in cached:
-            if on_track:
-                on_track(source.name, False)
-            continue
-        bar.set_postfix_str(source.name[:40])
-        backend = audio_backend if source.is_wav else "soundfile"
-        stems, rate = read_stems(source, backend)
-        array = track_array(stems, rate, config)
-        file = track_file_name(source.name)
-        try:
-            with atomic_path(out_dir / file) as tmp:
-                np.save(tmp, array)
-            cached[source.name] = {"file": file, "length": int(array.shape[0])}
-            atomic_write_text(
-                manifest_path, json.dumps(_manifest(config, cached, splits, False, expected), indent=1)
-            )
-        except OSError as exc:
-            raise CacheError(f"cannot write the cache in {out_dir}: {exc.strerror or exc}") from None
-        if on_track:
-            on_track(source.name, True)
+    tasks = [(s, config, out_dir, audio_backend) for s in sources if s.name not in cached]
+    bar = tqdm(total=len(sources), initial=len(sources) - len(tasks), desc="caching tracks", unit="track",
+               disable=not progress)
+    for source in sources:
+        if source.name in cached and on_track:
+            on_track(source.name, False)
     try:
-        atomic_write_text(
-            manifest_path, json.dumps(_manifest(config, cached, splits, True, expected), indent=1)
-        )
-    except OSError as exc:
-        raise CacheError(f"cannot write the cache in {out_dir}: {exc.strerror or exc}") from None
+        for name, entry in _cached_in_order(tasks, jobs):
+            cached[name] = entry
+            _write_manifest(manifest_path, _manifest(config, cached, splits, False, expected))
+            bar.set_postfix_str(name[:40])
+            bar.update()
+            if on_track:
+                on_track(name, True)
+    finally:
+        bar.close()
+    _write_manifest(manifest_path, _manifest(config, cached, splits, True, expected))
     return open_cache(out_dir, config)
 
 

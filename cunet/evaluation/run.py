@@ -191,8 +191,8 @@ def evaluate_musdb(
 # The peak memory of a worker scoring one track, modelled on measurements (docs/BENCHMARKS.md,
 # "Parallel prepare and evaluate"): the interpreter and its libraries, TensorFlow and a model
 # for model methods, the decoded track and museval's float64 copies (bytes per sample and
-# target), and museval's full-length FFTs and filter Gram matrix. About 2.5 GB for a 30 s
-# stereo track with four targets; 13 GB and more for a 10-minute one.
+# target), and museval's full-length FFTs and filter Gram matrix. 2.7 GB for a 30 s stereo
+# track with four targets (2.35 GB measured), 10 GB for 5 minutes, 19 GB for 10 minutes.
 WORKER_BASE_BYTES = 1 << 30
 MODEL_BYTES = 1 << 30
 SAMPLE_BYTES = 40

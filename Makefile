@@ -35,6 +35,8 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# The demo runs the mask network on LiteRT when the model has its .tflite (the embedded one
+# does) and ai-edge-litert imports: no TensorFlow import, a quick start (`--runtime auto`).
 demo: $(STAMP)
 	$(BIN)/cunet demo
 

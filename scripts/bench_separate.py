@@ -3,7 +3,8 @@
 1. Whole process: `cunet separate SONG --model M --runtime R` in a child process, start to
    exit, on a 3-minute stereo 44.1 kHz 16-bit wav (musdb-mini test mixtures concatenated when
    the set is there, else a synthetic signal), every instrument of the model (the simplest
-   command); wall time and peak RSS from `os.wait4`. `--process-runs` runs per runtime,
+   command); wall time and peak RSS from `os.wait4`. `--process-runs` runs per runtime (started by a small launcher, so the
+   peak is the child's own),
    alternated between the runtimes, medians (the CPU may be shared: alternation spreads the
    load evenly).
 2. Separation throughput in this process (decoded audio to written files, the CLI's code:
@@ -99,17 +100,29 @@ def model_file(tmp: Path, choice: str) -> tuple[Path, str]:
     return path, "cunet-simple-dense (paper size), random weights"
 
 
+# A child's ru_maxrss counts the memory of the process it was forked from (before exec), so
+# `cunet separate` is started by this small launcher, not by the benchmark process itself.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def whole_process(model: Path, runtime: str, song: Path, out_dir: Path, *options: str) -> tuple[float, float]:
     """`cunet separate` in a child process, start to exit: (wall seconds, peak RSS in MB)."""
     cmd = [sys.executable, "-m", "cunet", "separate", str(song), "--model", str(model), "--runtime", runtime,
            "--out-dir", str(out_dir), "--overwrite", *options]
     started = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
+    launched = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"bench_separate: {' '.join(cmd)} failed")
-    return wall, usage.ru_maxrss / 1024
+    maxrss_kb, code = launched.stdout.split()[-2:]
+    if launched.returncode != 0 or code != "0":
+        raise SystemExit(f"bench_separate: {' '.join(cmd)} failed: {launched.stderr.strip()[-500:]}")
+    return wall, int(maxrss_kb) / 1024
 
 
 def throughput(separator, song: Path, out: Path, wiener: bool) -> tuple[float, float, float]:

@@ -16,6 +16,10 @@ A "convs only" row per config times the step's convolutions alone, layer by laye
 
 The last line is `train_patches_per_s=... peak_gflops=... fraction_of_peak=...
 convolutions_only_fraction_of_peak=...` for the default config (synthetic batch, no XLA).
+
+`--backend jax` runs `scripts/bench_train_jax.py` instead (Keras' JAX backend, no TensorFlow:
+float32 and mixed precision, the device's measured peak in the same dtype, peak device memory);
+its options follow `--backend jax`.
 """
 
 from __future__ import annotations
@@ -154,6 +158,12 @@ def synthetic_dataset(config, batch_size: int):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--backend" in argv and argv[argv.index("--backend") + 1 :][:1] == ["jax"] or "--backend=jax" in argv:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_train_jax  # before TensorFlow or Keras load: it selects Keras' JAX backend
+
+        return bench_train_jax.main(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="cunet-simple-dense,cunet-default-small",
                         help="comma-separated config names or paths (the first is 'the default')")
@@ -168,6 +178,8 @@ def main(argv=None) -> int:
                         help="timed steps per XLA row (XLA convolutions are slow on CPU)")
     parser.add_argument("--conv-repeats", type=int, default=5,
                         help="timings per layer of the convolutions-alone row (0: skip it)")
+    parser.add_argument("--backend", default="tensorflow", choices=("tensorflow", "jax"),
+                        help="jax: scripts/bench_train_jax.py (see its --help)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)

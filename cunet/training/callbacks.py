@@ -67,6 +67,10 @@ def export_best_tflite(out_dir: Path) -> Optional[Path]:
     best = Path(out_dir) / BEST_MODEL
     if not best.is_file():
         return None
+    if keras.backend.backend() != "tensorflow":  # the LiteRT converter traces TensorFlow models
+        print(f"cunet train: note: {best.with_suffix('.tflite').name} not written on the "
+              f"{keras.backend.backend()} backend: `cunet export {best}` writes it", file=sys.stderr)
+        return None
     try:
         if paired_tflite(best) is not None:
             return best.with_suffix(".tflite")

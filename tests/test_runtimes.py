@@ -209,10 +209,10 @@ def test_training_writes_best_tflite_and_survives_an_export_failure(tmp_path, ca
     assert paired_tflite(run / "best.keras") == run / "best.tflite"
     assert resolve_runtime(run / "best.keras") == "litert"
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("converter exploded\nsecond line")
+    def broken(best):
+        return [sys.executable, "-c", "import sys; print('first line', file=sys.stderr); sys.exit('converter exploded')"]
 
-    monkeypatch.setattr("cunet.model.export.export_tflite", broken)
+    monkeypatch.setattr("cunet.training.callbacks.export_command", broken)
     capsys.readouterr()
     assert main([*argv, "--out", str(tmp_path / "run2")]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if "best.tflite" in line]

@@ -9,6 +9,8 @@ their own epoch-end updates).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,32 +60,33 @@ class ModelCheckpoints(keras.callbacks.Callback):
             save_model(self.saved_model, self.config, self.out_dir / BEST_MODEL)
 
 
+def export_command(best: Path) -> list[str]:
+    """`cunet export` of `best`, run as its own process."""
+    return [sys.executable, "-m", "cunet", "export", str(best), "--out", str(best.with_suffix(".tflite"))]
+
+
 def export_best_tflite(out_dir: Path) -> Optional[Path]:
-    """Write `best.tflite` beside `best.keras` (`cunet.model.export.export_tflite`, a few
-    seconds) unless one exported from that very file is there. A failure (e.g. the LiteRT
-    converter) never fails training: one warning line on stderr, and None."""
+    """Write `best.tflite` beside `best.keras` (`cunet export`, a few seconds) unless one
+    exported from that very file is there. The export runs in a process of its own, on the
+    TensorFlow backend whatever this one uses, so the converter's memory never adds to the
+    training process's (which holds the stems). A failure never fails training: one warning
+    line on stderr, and None."""
     from cunet.separation.litert import paired_tflite
 
     best = Path(out_dir) / BEST_MODEL
     if not best.is_file():
         return None
-    if keras.backend.backend() != "tensorflow":  # the LiteRT converter traces TensorFlow models
-        print(f"cunet train: note: {best.with_suffix('.tflite').name} not written on the "
-              f"{keras.backend.backend()} backend: `cunet export {best}` writes it", file=sys.stderr)
-        return None
-    try:
-        if paired_tflite(best) is not None:
-            return best.with_suffix(".tflite")
-        from cunet.model.export import export_tflite
-        from cunet.model.files import load_model
-
-        model, config = load_model(best)
-        return export_tflite(model, config, best.with_suffix(".tflite"), source=best)
-    except Exception as exc:  # noqa: BLE001 (any converter failure: training has succeeded anyway)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"cunet train: warning: {best.with_suffix('.tflite').name} not written "
-              f"(separation will use TensorFlow): {reason}", file=sys.stderr)
-        return None
+    if paired_tflite(best) is not None:
+        return best.with_suffix(".tflite")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    result = subprocess.run(export_command(best), env=env, capture_output=True, text=True)
+    if result.returncode == 0 and paired_tflite(best) is not None:
+        return best.with_suffix(".tflite")
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    reason = lines[-1].strip() if lines else f"exit code {result.returncode}"
+    print(f"cunet train: warning: {best.with_suffix('.tflite').name} not written "
+          f"(separation will use TensorFlow): {reason}", file=sys.stderr)
+    return None
 
 
 class RunState(keras.callbacks.Callback):

@@ -25,7 +25,7 @@ MUSDB_MINI = REPO.parent / "shared" / "musdb-mini"
 METHODS = {
     "baseline-mixture": ["--baselines", "mixture"],
     "oracle-irm": ["--baselines", "irm"],
-    "model (shipped, TensorFlow)": ["--model", str(REPO / "cunet" / "pretrained" / "cunet-default.keras"),
+    "model-shipped": ["--model", str(REPO / "cunet" / "pretrained" / "cunet-default.keras"),
                                     "--baselines", "none"],
 }
 
@@ -53,6 +53,7 @@ def alternate(run, jobs: int, rounds: int) -> dict:
         for j in (1, jobs):
             with tempfile.TemporaryDirectory(prefix="bench-jobs-") as folder:
                 times[j].append(run(j, Path(folder) / "out"))
+            print(f"  {j} job(s): {times[j][-1]:.1f} s (load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
     return times
 
 
@@ -63,7 +64,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="times the pair is alternated (default 2)")
     parser.add_argument("--prepare-tracks", type=int, default=None, help="train tracks to cache (default all)")
     parser.add_argument("--eval-tracks", type=int, default=4, help="test tracks to score (default 4)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma list of: " + ", ".join(METHODS))
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma list of: " + ", ".join(METHODS) + " (the model: the shipped one, TensorFlow)")
     parser.add_argument("--skip-prepare", action="store_true")
     args = parser.parse_args()
 
@@ -74,13 +76,19 @@ def main() -> int:
     if not args.skip_prepare:
         tracks = discover_tracks(args.musdb_root, "train", limit=args.prepare_tracks)
         limit = ["--limit", str(args.prepare_tracks)] if args.prepare_tracks else []
+        print("prepare", file=sys.stderr, flush=True)
         times = alternate(lambda j, out: timed(["prepare", "--musdb-root", str(args.musdb_root), "--out", str(out),
                                                  "--quiet", "--jobs", str(j), *limit]), args.jobs, args.rounds)
         rows.append((f"prepare, {len(tracks)} train tracks", "tracks/min",
                      *[[60 * len(tracks) / t for t in times[j]] for j in (1, args.jobs)], True))
     tracks = discover_tracks(args.musdb_root, "test", limit=args.eval_tracks)
     minutes = sum(n / rate for n, rate, _ in map(track_length, tracks)) / 60
-    for name in [m.strip() for m in args.methods.split(",") if m.strip()]:
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}: choose from {', '.join(METHODS)}")
+    for name in names:
+        print(f"evaluate {name}", file=sys.stderr, flush=True)
         argv = ["evaluate", "--musdb-root", str(args.musdb_root), "--tracks", str(len(tracks)),
                 "--no-progress", *METHODS[name]]
         times = alternate(lambda j, out: timed([*argv, "--out", str(out), "--jobs", str(j)]), args.jobs, args.rounds)

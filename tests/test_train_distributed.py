@@ -92,6 +92,6 @@ def test_multiworker_two_local_processes(tmp_path, cache_dir):
         np.testing.assert_array_equal(first[key], second[key])
     # only the chief (worker 0) wrote the run directory
     assert sorted(p.name for p in run.iterdir()) == [
-        "best.keras", "config.yaml", "last.keras", "resume", "run.json", "training.csv"]
+        "best.keras", "best.tflite", "config.yaml", "last.keras", "resume", "run.json", "training.csv"]
     info = json.loads((run / "run.json").read_text())
     assert len(info["starts"]) == 1 and info["starts"][0]["strategy"] == "MultiWorkerMirroredStrategy"

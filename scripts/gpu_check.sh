@@ -65,7 +65,7 @@ python3 scripts/gpu_cache.py unpack .gpucache16 /tmp/gpucache && du -sh /tmp/gpu
 
 step "tests of the JAX path (pytest -m jax, no TensorFlow)"
 if [ "$QUICK" = 1 ]; then TESTS=(-k "masks or draws or seeded"); else TESTS=(); fi
-timeout 170 python3 -m pytest -q -p no:cacheprovider -m jax "${TESTS[@]}" \
+CUNET_DEVICE_TESTS=1 timeout 170 python3 -m pytest -q -p no:cacheprovider -m jax "${TESTS[@]}" \
   tests/test_jax_device.py tests/test_jax_sampler.py 2>&1 | tail -15
 
 step "bench_train.py --backend jax (paper model, float32 and mixed precision)"

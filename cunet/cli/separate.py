@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
     )
     options.add_audio_backend(parser, "the inputs")
     options.add_backend(parser, "the mask network (jax: the JAX runtime instead of --runtime)")
-    parser.add_argument("--block-seconds", type=float, default=10.0, help="seconds per processing block (bounds memory)")
+    parser.add_argument("--block-seconds", type=float, default=5.0, help="seconds per processing block (bounds memory; default 5)")
 
 
 def runtime_of(args) -> str:

@@ -53,7 +53,7 @@ class Separator:
         >>> sep.separate_file("song.mp3", "separated", ["vocals"])   # {"vocals": .../vocals.wav}
     """
 
-    def __init__(self, masks: MaskEstimator, config: Config, overlap: float = 0.25, block_seconds: float = 10.0,
+    def __init__(self, masks: MaskEstimator, config: Config, overlap: float = 0.25, block_seconds: float = 5.0,
                  wiener_iterations: int = 1, spectral_threads: int = 2):
         if not 0 <= overlap < 1:
             raise CunetError(f"overlap must be in [0, 1), got {overlap}")

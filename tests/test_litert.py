@@ -14,33 +14,9 @@ from cunet.config import load_config
 from cunet.model.export import export_tflite, mask_network
 from cunet.model.files import ModelFileError, load_model, save_model
 from cunet.separation.litert import LiteRTMasks, paired_tflite, read_tflite_config
+from model_fixtures import TINY_VARIANTS, randomize
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "cunet" / "pretrained"
-TINY_VARIANTS = {
-    "cunet": {},
-    "cunet-simple-cnn": {"film": "simple", "control": "cnn", "control_units": [8, 16],
-                         "control_padding": ["same", "valid"]},
-    "unet": {"type": "unet", "target": "vocals"},
-}
-
-
-def _randomize(model, seed: int) -> None:
-    """Weights and BatchNorm statistics away from their initial values (kernels scaled by
-    their fan-in, as in a trained model), so the masks spread over (0, 1)."""
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        name, shape = weight.path, tuple(weight.shape)
-        if "moving_variance" in name:
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("gamma"):  # BatchNorm scales
-            value = rng.uniform(0.8, 1.5, shape)
-        elif len(shape) >= 2:  # kernels
-            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
-        else:  # biases, BatchNorm offsets and means
-            value = rng.normal(0.0, 0.1, shape)
-        weight.assign(value.astype("float32"))
-
-
 @pytest.fixture(scope="module", params=sorted(TINY_VARIANTS))
 def exported(request, tmp_path_factory):
     """(keras model, config, .keras path, .tflite path) of a tiny randomized model."""
@@ -48,7 +24,7 @@ def exported(request, tmp_path_factory):
 
     config = load_config("tiny").replace(model=TINY_VARIANTS[request.param])
     model = build_model(config, compile=False)
-    _randomize(model, seed=len(request.param))
+    randomize(model, seed=len(request.param))
     folder = tmp_path_factory.mktemp(request.param)
     source = save_model(model, config, folder / "model.keras")
     return model, config, source, export_tflite(model, config, folder / "model.tflite", source=source)

@@ -20,41 +20,20 @@ from cunet.model.files import load_model, save_model
 from cunet.separation.reference import separate_reference
 from cunet.separation.runtimes import default_model_path, load_masks, resolve_runtime
 from cunet.separation.separator import Separator
+from model_fixtures import TINY_VARIANTS, randomize
 
-VARIANTS = {
-    "cunet": {},
-    "cunet-simple-cnn": {"film": "simple", "control": "cnn", "control_units": [8, 16],
-                         "control_padding": ["same", "valid"]},
-    "unet": {"type": "unet", "target": "vocals"},
-}
 # the rates and channel counts of the shape and bad-input tests (test_separate*.py)
 RATES_CHANNELS = [(8000, 1), (22050, 2), (44100, 2), (48000, 1), (96000, 2), (44100, 6)]
 
 
-def _randomize(model, seed: int) -> None:
-    """Weights away from their initial values (kernels scaled by fan-in), masks spread over (0, 1)."""
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        name, shape = weight.path, tuple(weight.shape)
-        if "moving_variance" in name:
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("gamma"):
-            value = rng.uniform(0.8, 1.5, shape)
-        elif len(shape) >= 2:
-            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
-        else:
-            value = rng.normal(0.0, 0.1, shape)
-        weight.assign(value.astype("float32"))
-
-
-@pytest.fixture(scope="module", params=sorted(VARIANTS))
+@pytest.fixture(scope="module", params=sorted(TINY_VARIANTS))
 def model_pair(request, tmp_path_factory):
     """A tiny randomized model saved as `.keras` with its `.tflite` exported beside it."""
     from cunet.model.unet import build_model
 
-    config = load_config("tiny").replace(model=VARIANTS[request.param])
+    config = load_config("tiny").replace(model=TINY_VARIANTS[request.param])
     model = build_model(config, compile=False)
-    _randomize(model, seed=len(request.param))
+    randomize(model, seed=len(request.param))
     source = save_model(model, config, tmp_path_factory.mktemp(request.param) / "model.keras")
     export_tflite(model, config, source.with_suffix(".tflite"), source=source)
     return source
@@ -184,7 +163,7 @@ def test_help_and_usage_error_list_the_embedded_instruments(capsys):
 
 
 def test_dedicated_unet_default_instruments_are_its_target(tmp_path):
-    config = load_config("tiny").replace(model=VARIANTS["unet"])
+    config = load_config("tiny").replace(model=TINY_VARIANTS["unet"])
     from cunet.model.unet import build_model
 
     path = save_model(build_model(config, compile=False), config, tmp_path / "u.keras")

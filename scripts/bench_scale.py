@@ -31,9 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cunet.config import load_config
+from cunet.config import config_hash, load_config, save_config
 from cunet.training.cache import FORMAT, MANIFEST, assign_splits, track_file_name
-from cunet.config import config_hash
 
 
 def write_cache(root: Path, config, tracks: int, seconds: float, seed: int = 0) -> float:
@@ -166,8 +165,6 @@ def main() -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="cunet-bench-scale-"))
     try:
         storage_config = work / f"{config.name}.yaml"
-        from cunet.config import save_config
-
         save_config(config, storage_config)
         started = time.perf_counter()
         cache_gb = write_cache(work / "cache", config, args.tracks, args.seconds)

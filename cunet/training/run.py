@@ -116,13 +116,10 @@ def train(
     the run after the last epoch that fits in that wall time (resumable, not finished).
     `mixed_precision`: False, True / "auto", "bfloat16" or "float16" (`mixed_policy`).
     """
-    from cunet.training.cache import open_cache
     from cunet.training.callbacks import export_best_tflite
 
     _check_schedule(config)
-    cache = open_cache(cache_dir, config)
-    if not cache.split("train"):
-        raise TrainingError(f"the cache in {cache.root} has no training tracks")
+    cache = _training_cache(config, cache_dir)
     has_valid = bool(cache.split("valid"))
 
     mixed_policy(mixed_precision)  # a bad value fails before any work
@@ -130,9 +127,7 @@ def train(
     index, workers, chief = worker_role(dist)
     if workers > 1:
         keras_trainer_module()  # an unverified Keras fails here, before any work
-    if config.training.batch_size % dist.num_replicas_in_sync:
-        raise TrainingError(f"batch size {config.training.batch_size} is not divisible by the "
-                            f"{dist.num_replicas_in_sync} replicas")
+    _check_replicas(config, dist)
     run_dir = Path(run_dir).expanduser()
     scratch = None
     if chief:
@@ -160,6 +155,21 @@ def train(
         mark_finished(run_dir)
         export_best_tflite(run_dir)  # LiteRT separation of the best model (`cunet separate`)
     return result
+
+
+def _training_cache(config: Config, cache_dir):
+    from cunet.training.cache import open_cache
+
+    cache = open_cache(cache_dir, config)
+    if not cache.split("train"):
+        raise TrainingError(f"the cache in {cache.root} has no training tracks")
+    return cache
+
+
+def _check_replicas(config: Config, dist) -> None:
+    if config.training.batch_size % dist.num_replicas_in_sync:
+        raise TrainingError(f"batch size {config.training.batch_size} is not divisible by the "
+                            f"{dist.num_replicas_in_sync} replicas")
 
 
 def _check_schedule(config: Config) -> None:

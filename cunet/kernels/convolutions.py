@@ -70,13 +70,15 @@ def subpixel_kernel(kernel):
     return tf.reshape(sub, (*index.shape[:2], channels, 4 * filters))
 
 
-def conv_transpose_subpixel(x, kernel):
+def conv_transpose_subpixel(x, kernel, bias=None, relu=False):
     """`tf.nn.conv2d_transpose(x, kernel, stride 2, 'SAME')` to twice x's size, as a sub-pixel
-    convolution.
+    convolution, plus `bias` and then ReLU when given (applied before `depth_to_space`, where
+    a converter fuses them into the convolution).
 
     Args:
         x: (batch, h, w, in) float32.
         kernel: (kh, kw, filters, in).
+        bias: (filters,) or None.
 
     Returns:
         (batch, 2h, 2w, filters).
@@ -85,7 +87,49 @@ def conv_transpose_subpixel(x, kernel):
 
     (top, bottom), (left, right) = subpixel_layout(kernel.shape[:2])[1]
     padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
-    return tf.nn.depth_to_space(tf.nn.conv2d(padded, subpixel_kernel(kernel), 1, "VALID"), 2)
+    y = tf.nn.conv2d(padded, subpixel_kernel(kernel), 1, "VALID")
+    return tf.nn.depth_to_space(_bias_relu(y, None if bias is None else tf.tile(bias, [4]), relu), 2)
+
+
+def _bias_relu(y, bias, relu):
+    import tensorflow as tf
+
+    y = y if bias is None else y + bias
+    return tf.nn.relu(y) if relu else y
+
+
+def conv_transpose_phases(x, kernel, bias=None, relu=False):
+    """`conv_transpose_subpixel` without its zero taps: one stride-1 convolution per output
+    phase (a 5x5 kernel has 3x3, 3x2, 2x3 and 2x2 taps per phase, 25 in all, where the
+    sub-pixel kernel computes 4 x 3x3 = 36), joined by `depth_to_space`. For export: the
+    kernel is a constant.
+
+    Args:
+        x: (batch, h, w, in) float32.
+        kernel: (kh, kw, filters, in) array.
+        bias: (filters,) array or None, added (then ReLU when `relu`) to every phase.
+
+    Returns:
+        (batch, 2h, 2w, filters).
+    """
+    import tensorflow as tf
+
+    kernel = np.asarray(kernel, np.float32)
+    kh, kw, filters, channels = kernel.shape
+    index, ((top, bottom), (left, right)) = subpixel_layout((kh, kw))
+    padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+    h, w = x.shape[1], x.shape[2]
+    taps = np.concatenate([kernel.reshape(kh * kw, filters, channels), np.zeros((1, filters, channels), np.float32)])
+    phases = []
+    for a in (0, 1):
+        for b in (0, 1):
+            used = index[:, :, a, b] < kh * kw
+            rows, cols = np.flatnonzero(used.any(axis=1)), np.flatnonzero(used.any(axis=0))
+            window = index[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, a, b]
+            phase_kernel = taps[window].transpose(0, 1, 3, 2)  # (th, tw, in, filters)
+            inputs = padded[:, rows[0] : rows[-1] + h, cols[0] : cols[-1] + w]
+            phases.append(_bias_relu(tf.nn.conv2d(inputs, phase_kernel, 1, "VALID"), bias, relu))
+    return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
 
 
 def image_patches(x, kernel_size):

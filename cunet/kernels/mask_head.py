@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
-
 from cunet.kernels.convolutions import conv_transpose_subpixel
 
 
@@ -33,23 +31,15 @@ class FoldedMaskHead:
     def __init__(self, deconv, batchnorm):
         import tensorflow as tf
 
-        kernel = np.asarray(deconv.kernel, np.float64)  # (k, k, filters, in_channels)
-        bias = np.asarray(deconv.bias, np.float64) if deconv.use_bias else 0.0
-        variance = np.asarray(batchnorm.moving_variance, np.float64)
-        scale = 1.0 / np.sqrt(variance + batchnorm.epsilon)
-        if batchnorm.scale:
-            scale = scale * np.asarray(batchnorm.gamma, np.float64)
-        shift = -np.asarray(batchnorm.moving_mean, np.float64) * scale
-        if batchnorm.center:
-            shift = shift + np.asarray(batchnorm.beta, np.float64)
-        kernel = kernel * scale[None, None, :, None]
-        self.bias = tf.constant((bias * scale + shift).astype(np.float32))
-        self.kernel = tf.constant(kernel.astype(np.float32))
+        from cunet.kernels.folded import fold_batchnorm
+
+        kernel, bias = fold_batchnorm(deconv.kernel, deconv.bias if deconv.use_bias else None, batchnorm)
+        self.kernel, self.bias = tf.constant(kernel), tf.constant(bias)
 
     def __call__(self, x):
         import tensorflow as tf
 
-        return tf.sigmoid(conv_transpose_subpixel(x, self.kernel) + self.bias)
+        return tf.sigmoid(conv_transpose_subpixel(x, self.kernel, self.bias))
 
 
 def split_mask_model(model, config) -> Optional[tuple]:

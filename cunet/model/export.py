@@ -8,11 +8,12 @@ free: the runtime resizes it. The route is Keras' `ExportArchive` (a SavedModel)
 `tf.lite.TFLiteConverter`, with TFLite built-in ops only, so `ai-edge-litert` runs the file
 without TensorFlow.
 
-Every Conv2DTranspose is exported in its sub-pixel form (a stride-1 convolution and
-`depth_to_space`, `cunet.kernels.convolutions.conv_transpose_subpixel`, exact): with a free
-batch dimension the converter leaves TRANSPOSE_CONV's output shape dynamic and XNNPACK does
-not take it, so LiteRT ran it in slow reference kernels (a batch of 16 patches of the default
-model: 0.38 s against 0.245 s sub-pixel, TensorFlow 0.24 s; docs/BENCHMARKS.md).
+Every decoder block (Conv2DTranspose -> BatchNorm -> [Dropout] -> [ReLU]) is exported as
+stride-1 convolutions with the BatchNorm and ReLU folded in, joined by `depth_to_space`
+(`cunet.kernels.folded`, exact): with a free batch dimension the converter leaves
+TRANSPOSE_CONV's output shape dynamic and XNNPACK does not take it, so LiteRT ran it in slow
+reference kernels (a batch of 16 patches of the default model: 0.38 s against 0.245 s in
+the sub-pixel form; docs/BENCHMARKS.md).
 
 The file's FlatBuffer `metadata` table gets three named buffers (`cunet.separation.litert`
 reads them without TensorFlow):
@@ -101,11 +102,12 @@ def export_tflite(
     out_path = Path(out_path)
     if out_path.suffix != ".tflite":
         raise ModelFileError(f"LiteRT model files end in .tflite: {out_path}")
+    from cunet.kernels.folded import folded_model
     from cunet.kernels.switch import stock_model
 
     fingerprint = keras_fingerprint(source) if source is not None else ""
     # stock layers: the CPU forms of `cunet.kernels` use ops that are not TFLite built-ins
-    flatbuffer = _convert(mask_network(subpixel_model(stock_model(model, config))), config)
+    flatbuffer = _convert(mask_network(folded_model(stock_model(model, config))), config)
     flatbuffer = _with_metadata(
         flatbuffer,
         {
@@ -116,33 +118,6 @@ def export_tflite(
     with atomic_path(out_path, suffix=".tflite") as tmp:
         tmp.write_bytes(flatbuffer)
     return out_path
-
-
-def subpixel_model(model):
-    """A copy of a stock functional `model` (same weights, same outputs to float precision)
-    whose Conv2DTranspose layers (stride 2, 'same') compute in the sub-pixel form. For export
-    only: the copy is not meant to be saved."""
-    import keras
-    import tensorflow as tf
-
-    from cunet.kernels.convolutions import conv_transpose_subpixel
-
-    class SubpixelConv2DTranspose(keras.layers.Conv2DTranspose):
-        def call(self, inputs):
-            outputs = conv_transpose_subpixel(inputs, tf.convert_to_tensor(self.kernel))
-            if self.use_bias:
-                outputs = outputs + self.bias
-            return outputs if self.activation is None else self.activation(outputs)
-
-    def sub_pixel(layer):
-        if type(layer) is keras.layers.Conv2DTranspose and tuple(layer.strides) == (2, 2) \
-                and layer.padding == "same" and layer.output_padding is None:
-            return SubpixelConv2DTranspose.from_config(layer.get_config())
-        return layer.__class__.from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=sub_pixel)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def _convert(mask_model, config: Config) -> bytes:

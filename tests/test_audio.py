@@ -43,6 +43,14 @@ def test_write_then_read_round_trip(tmp_path, fmt, tol):
     assert [p.name for p in tmp_path.iterdir()] == [f"x.{fmt}"]  # no temporary left behind
 
 
+def test_a_transposed_view_is_written_channel_by_channel(tmp_path):
+    planar = (np.random.default_rng(1).standard_normal((3, 5000)) * 0.2).astype(np.float32)
+    view = planar[:, 100:4100].T  # (samples, channels), not C-contiguous: what separation yields
+    assert not view.flags.c_contiguous
+    y, _ = read_audio(write_audio(tmp_path / "x.wav", view, 8000))
+    np.testing.assert_array_equal(y, view)
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(Exception):
         write_audio(tmp_path / "x.wav", np.zeros((10, 2), np.float32), 0)

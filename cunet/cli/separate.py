@@ -64,17 +64,19 @@ def needs_tensorflow(args) -> bool:
     return runtime_of(args) == "tensorflow"
 
 
-def return_freed_arrays_to_the_os() -> None:
-    """glibc only: arrays of 1 MiB or more are mmapped and unmapped when freed. glibc's default
-    threshold grows after such frees, after which block-sized arrays freed by the model and
-    spectral threads stay in per-thread heaps (measured: peak RSS of a 3-minute song, every
-    instrument, LiteRT: 546 MB by default, 432 MB with this; docs/BENCHMARKS.md)."""
+def one_malloc_arena() -> None:
+    """glibc only: every thread allocates from one heap (M_ARENA_MAX 1). With a heap per
+    thread, block-sized arrays freed by the model and spectral threads stay in four heaps
+    (peak RSS of a 3-minute song, every instrument, LiteRT: 546 MB); mmapping every array of
+    1 MiB or more instead bounds that (431 MB) but zero-fills fresh pages for each (a third of
+    the process's time in the kernel). One heap keeps both low: 341 MB, 0.4 s kernel time
+    (docs/BENCHMARKS.md)."""
     import ctypes
     import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-8, 1)  # M_ARENA_MAX
     except (OSError, AttributeError):  # not glibc: nothing to tune
         pass
 
@@ -88,7 +90,7 @@ def run(args) -> int:
     from cunet.separation.runtimes import EMBEDDED_MODEL_NOTE
     from cunet.separation.separator import Separator
 
-    return_freed_arrays_to_the_os()
+    one_malloc_arena()
     files = collect_inputs(args.inputs, args.out_dir)
     backend = resolve_backend(args.audio_backend)
     if args.wiener_iterations < 0:

@@ -73,6 +73,11 @@ def _dedicated_paths(values) -> dict:
     return paths
 
 
+def needs_tensorflow(args) -> bool:
+    """Only models need TensorFlow (the reference runtime); the baselines and museval do not."""
+    return bool(args.model or args.dedicated)
+
+
 def run(args) -> int:
     from pathlib import Path
 

@@ -17,6 +17,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def needs_tensorflow(args) -> bool:
+    """Decoding, resampling and writing need no TensorFlow (its import alone takes seconds);
+    the tensorflow-io decoder imports it itself."""
+    return args.audio_backend == "tfio"
+
+
 def run(args) -> int:
     from cunet.audio.reading import resolve_backend
     from cunet.training.cache import prepare_cache

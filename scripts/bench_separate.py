@@ -3,10 +3,10 @@
 1. Whole process: `cunet separate SONG --model M --runtime R` in a child process, start to
    exit, on a 3-minute stereo 44.1 kHz 16-bit wav (musdb-mini test mixtures concatenated when
    the set is there, else a synthetic signal), every instrument of the model (the simplest
-   command); wall time and peak RSS from `os.wait4`. `--process-runs` runs per runtime (started by a small launcher, so the
-   peak is the child's own),
-   alternated between the runtimes, medians (the CPU may be shared: alternation spreads the
-   load evenly).
+   command), then `-i vocals` (one instrument); wall time and peak RSS from `os.wait4`.
+   `--process-runs` runs per runtime (started by a small launcher, so the peak is the child's
+   own), alternated between the runtimes, medians (the CPU may be shared: alternation spreads
+   the load evenly).
 2. Separation throughput in this process (decoded audio to written files, the CLI's code:
    decode -> resample -> model -> full-band mask -> inverse STFT -> write): vocals, then
    vocals with `--wiener`, `--runs` runs each per runtime, alternated, medians; the real-time
@@ -20,7 +20,8 @@ for a freshly built `cunet-simple-dense` model with random weights (the paper mo
 compute), or a `.keras` path (LiteRT needs its `.tflite` beside it: `cunet export`). Prints
 one table, then one line of key=value: `realtime_factor model_share peak_rss_mb_60min` of the
 default runtime (auto), then per runtime R: `R_realtime_factor R_wiener_realtime_factor
-R_model_share R_peak_rss_mb_3min R_process_seconds_3min R_peak_rss_mb_60min`.
+R_model_share R_peak_rss_mb_3min R_process_seconds_3min R_peak_rss_mb_3min_vocals
+R_process_seconds_3min_vocals R_peak_rss_mb_60min`.
 
     nice -n 10 .venv/bin/python scripts/bench_separate.py            # about 3-4 minutes
     .venv/bin/python scripts/bench_separate.py --runtime litert --long-minutes 1
@@ -139,8 +140,8 @@ def measure(args, runtimes, model: Path, song: Path, tmp: Path) -> dict:
     """{runtime: {measure: list of values}} for the in-process and whole-process runs."""
     from cunet.separation.separator import Separator
 
-    results = {r: {"wall": [], "cpu": [], "model": [], "wiener_wall": [], "process_wall": [], "process_rss": []}
-               for r in runtimes}
+    results = {r: {"wall": [], "cpu": [], "model": [], "wiener_wall": [], "process_wall": [], "process_rss": [],
+                   "vocals_process_wall": [], "vocals_process_rss": []} for r in runtimes}
     separators = {r: Separator.load(model, runtime=r, overlap=args.overlap) for r in runtimes}
     for r, separator in separators.items():
         separator.separate(np.zeros((10 * RATE, 2), np.float32), RATE, ["vocals"])  # trace / allocate once
@@ -155,9 +156,10 @@ def measure(args, runtimes, model: Path, song: Path, tmp: Path) -> dict:
     del separators
     for run in range(args.process_runs):
         for r in runtimes if run % 2 == 0 else runtimes[::-1]:
-            wall, rss = whole_process(model, r, song, tmp / f"process-{r}")
-            results[r]["process_wall"].append(wall)
-            results[r]["process_rss"].append(rss)
+            for prefix, options in (("", ()), ("vocals_", ("-i", "vocals"))):
+                wall, rss = whole_process(model, r, song, tmp / f"process-{r}", *options)
+                results[r][f"{prefix}process_wall"].append(wall)
+                results[r][f"{prefix}process_rss"].append(rss)
     return results
 
 
@@ -208,6 +210,8 @@ def report(args, runtimes, results, long_runs, seconds, model_desc, origin) -> N
             "model_share": median(m["model"]) / (2 * median(m["wall"])),
             "peak_rss_mb_3min": median(m["process_rss"]),
             "process_seconds_3min": median(m["process_wall"]),
+            "peak_rss_mb_3min_vocals": median(m["vocals_process_rss"]),
+            "process_seconds_3min_vocals": median(m["vocals_process_wall"]),
         }
         if r in long_runs:
             keys[r][f"peak_rss_mb_{args.long_minutes:g}min"] = long_runs[r][1]
@@ -217,6 +221,9 @@ def report(args, runtimes, results, long_runs, seconds, model_desc, origin) -> N
     row("whole process, every instrument: wall (median)", lambda r: f"{keys[r]['process_seconds_3min']:.2f} s "
         f"(runs {', '.join(f'{w:.2f}' for w in results[r]['process_wall'])})")
     row("whole process: peak RSS (median)", lambda r: f"{keys[r]['peak_rss_mb_3min']:.0f} MB")
+    row("whole process, vocals (-i vocals): wall (median)", lambda r: f"{keys[r]['process_seconds_3min_vocals']:.2f} s "
+        f"(runs {', '.join(f'{w:.2f}' for w in results[r]['vocals_process_wall'])})")
+    row("whole process, vocals: peak RSS (median)", lambda r: f"{keys[r]['peak_rss_mb_3min_vocals']:.0f} MB")
     row("vocals in process: wall (median)", lambda r: f"{median(results[r]['wall']):.2f} s "
         f"(runs {', '.join(f'{w:.2f}' for w in results[r]['wall'])})")
     row("real-time factor, decoded to written", lambda r: f"{keys[r]['realtime_factor']:.1f}x")
@@ -235,7 +242,8 @@ def report(args, runtimes, results, long_runs, seconds, model_desc, origin) -> N
         print("| " + " | ".join(f"{str(c):<{w}}" for c, w in zip(row_, widths)) + " |")
     if len(runtimes) == 2:
         lit, tf = keys["litert"], keys["tensorflow"]
-        print(f"litert / tensorflow: whole-process wall {lit['process_seconds_3min'] / tf['process_seconds_3min']:.2f}x, "
+        print(f"litert / tensorflow: whole-process wall {lit['process_seconds_3min'] / tf['process_seconds_3min']:.2f}x "
+              f"(vocals {lit['process_seconds_3min_vocals'] / tf['process_seconds_3min_vocals']:.2f}x), "
               f"peak RSS {lit['peak_rss_mb_3min'] / tf['peak_rss_mb_3min']:.2f}x, "
               f"throughput {lit['realtime_factor'] / tf['realtime_factor']:.2f}x")
     default = keys["litert"] if "litert" in keys else keys[runtimes[0]]

@@ -115,18 +115,22 @@ def read_stems(track: MusdbTrack, backend: str = "soundfile") -> tuple[dict, int
             return _read_wav_stems(track, backend)
         import stempeg
 
-        audio, rate = stempeg.read_stems(str(track.path), dtype=np.float32, always_3d=True)
+        info = stempeg.Info(str(track.path))
+        streams = info.nb_audio_streams
+        if streams == 1 + len(STEMS):  # the stems only: one ffmpeg decode fewer than with the mixture
+            audio, rate = stempeg.read_stems(str(track.path), stem_id=[STEM_STREAMS[name] for name in STEMS],
+                                             info=info, dtype=np.float32, always_3d=True)
     except MusdbError:
         raise
     except Exception as exc:  # soundfile, stempeg, ffmpeg (AudioError) raise many types for bad files
         raise MusdbError(f"cannot read track '{track.name}' ({track.path}): {_reason(exc)}") from None
-    if audio.shape[0] != 1 + len(STEMS):
+    if streams != 1 + len(STEMS):
         order = ", ".join(["mixture", *sorted(STEMS, key=STEM_STREAMS.get)])
         raise MusdbError(
-            f"track '{track.name}': {audio.shape[0]} audio streams, a MUSDB18 {STEM_SUFFIX} has "
+            f"track '{track.name}': {streams} audio streams, a MUSDB18 {STEM_SUFFIX} has "
             f"{1 + len(STEMS)} ({order})"
         )
-    return {name: audio[STEM_STREAMS[name]] for name in STEMS}, int(rate)
+    return dict(zip(STEMS, audio)), int(rate)
 
 
 def _read_wav_stems(track: MusdbTrack, backend: str) -> tuple[dict, int]:

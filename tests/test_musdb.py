@@ -87,3 +87,16 @@ def test_bad_roots_and_tracks_are_one_clear_error(tmp_path):
     (track.path / "drums.wav").unlink()
     with pytest.raises(MusdbError, match="has no drums.wav"):
         discover_tracks(wav, "train", is_wav=True)
+
+
+def test_a_stem_file_with_other_than_five_streams_is_refused(tmp_path):
+    import stempeg
+
+    (tmp_path / "root" / "train").mkdir(parents=True)
+    stems = synth_stems(0.5, 44100, seed=3)
+    data = np.stack([stems["drums"], stems["bass"], stems["vocals"]])  # three streams, no mixture
+    stempeg.write_stems(str(tmp_path / "root" / "train" / "Short - Song.stem.mp4"), data, sample_rate=44100,
+                        writer=stempeg.StreamsWriter(codec="aac", bitrate=128000))
+    track = discover_tracks(tmp_path / "root", "train")[0]
+    with pytest.raises(MusdbError, match=r"3 audio streams, a MUSDB18 \.stem\.mp4 has 5 \(mixture, drums"):
+        read_stems(track)

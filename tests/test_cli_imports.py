@@ -1,10 +1,14 @@
-"""Commands that need no model import no TensorFlow: its import alone takes seconds of every run
+"""Commands that need no TensorFlow model import no TensorFlow: its import alone takes seconds of every run
 (and of every `--jobs` comparison)."""
 
 import subprocess
 import sys
 
 from musdb_fixtures import make_musdb_root
+
+from cunet.separation.runtimes import default_model_path
+
+EMBEDDED = default_model_path()
 
 
 def _modules_after(argv) -> list:
@@ -31,3 +35,8 @@ def test_prepare_and_baseline_evaluation_import_no_tensorflow(tmp_path):
                 "--targets", "vocals", "--no-progress", "--jobs", "1"]
     assert _modules_after(evaluate) == "[]"
     assert (tmp_path / "scores" / "results.csv").is_file()
+    # the embedded model has its .tflite: scored on LiteRT, as `cunet separate` runs it
+    with_model = [*evaluate[:5], str(tmp_path / "model-scores"), *evaluate[6:], "--model", str(EMBEDDED),
+                  "--baselines", "none"]
+    assert _modules_after(with_model) == "[]"
+    assert (tmp_path / "model-scores" / "cunet-default" / "method.json").is_file()

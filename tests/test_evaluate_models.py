@@ -100,3 +100,24 @@ def test_mismatched_models_are_refused(models, tmp_path, capsys, extra, message)
     ])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_shipped_model_is_scored_on_the_runtime_cunet_separate_takes():
+    from cunet.separation.runtimes import default_model_path
+
+    rng = np.random.default_rng(1)
+    rate = 22050
+    sources = {name: (0.1 * rng.standard_normal((rate * 3, 2))).astype(np.float32) for name in STEMS}
+    track = TrackAudio("t", rate, sum(sources.values()), sources)
+    path = default_model_path()
+    auto = model_method(path, ["vocals", "drums"])
+    reference = model_method(path, ["vocals", "drums"], runtime="tensorflow")
+    assert "litert" in auto.description and "tensorflow" in reference.description
+    assert auto.fingerprint == reference.fingerprint + ":litert"  # never mixed in one results folder
+    assert auto.parameters == reference.parameters == 3_046_733
+    got, expected = auto.separate(track, ["vocals", "drums"]), reference.separate(track, ["vocals", "drums"])
+    direct = Separator.load(path).separate(track.mixture, rate, instruments=("vocals", "drums"))
+    for name in ("vocals", "drums"):
+        np.testing.assert_array_equal(got[name], direct[name])  # what `cunet separate` writes
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-4)
+    assert auto.recipe().fingerprint == auto.fingerprint  # a --jobs worker builds the same method

@@ -116,7 +116,8 @@ def test_prepare_jobs_equal_one_job(tmp_path):
 
 
 def test_killed_parallel_prepare_resumes(tmp_path, capsys):
-    root = make_musdb_root(tmp_path / "musdb", "wav", tracks={"train": 8}, seconds=20.0)
+    # tracks long enough that the run is still going when a CPU-starved test process kills it
+    root = make_musdb_root(tmp_path / "musdb", "wav", tracks={"train": 8}, seconds=60.0)
     out = tmp_path / "cache"
     argv = ["prepare", "--musdb-root", str(root), "--is-wav", "--config", "tiny", "--quiet", "--jobs", "2"]
     process = _start([*argv, "--out", str(out)])

@@ -31,6 +31,7 @@ def add_arguments(parser) -> None:
         "--targets", default="vocals,drums,bass,other", metavar="LIST",
         help="comma list of MUSDB18 targets scored jointly (default: vocals,drums,bass,other)",
     )
+    options.add_runtime(parser)
     options.add_jobs(parser, "tracks", auto_help="the number of cores, bounded by available memory "
                      "(one worker process per job, each with its own copy of the models)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -74,8 +75,13 @@ def _dedicated_paths(values) -> dict:
 
 
 def needs_tensorflow(args) -> bool:
-    """Only models need TensorFlow (the reference runtime); the baselines and museval do not."""
-    return bool(args.model or args.dedicated)
+    """Only models on the TensorFlow runtime need TensorFlow; LiteRT, the baselines and museval
+    do not (its import alone takes seconds, before any `--jobs` worker starts)."""
+    from cunet.separation.runtimes import resolve_runtime
+
+    paths = [path for _, path in _named_models(args.model)]
+    paths += [value.partition("=")[2] for value in args.dedicated]
+    return any(resolve_runtime(path, args.runtime) == "tensorflow" for path in paths if path)
 
 
 def run(args) -> int:
@@ -107,10 +113,10 @@ def run(args) -> int:
     methods = []
     model_paths = _named_models(args.model)
     for name, path in model_paths:
-        methods.append(model_method(path, targets, name=name))
+        methods.append(model_method(path, targets, name=name, runtime=args.runtime))
     dedicated = _dedicated_paths(args.dedicated)
     if dedicated:
-        methods.append(dedicated_method(dedicated, targets, args.dedicated_name))
+        methods.append(dedicated_method(dedicated, targets, args.dedicated_name, runtime=args.runtime))
     # The oracle masks on the STFT grid of the first model (the paper configs share one).
     first_audio = methods[0].config.audio if methods else None
     if "mixture" in baselines:

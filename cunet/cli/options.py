@@ -37,6 +37,18 @@ def add_model(parser, help: str = EMBEDDED_MODEL_HELP, **kwargs) -> None:
     parser.add_argument("--model", help=help, **kwargs)
 
 
+RUNTIME_CHOICES = ("auto", "litert", "tensorflow")  # jax is --backend jax
+
+
+def add_runtime(parser) -> None:
+    """`--runtime auto|litert|tensorflow`: what runs the mask network (`cunet.separation.runtimes`)."""
+    parser.add_argument(
+        "--runtime", default="auto", choices=RUNTIME_CHOICES,
+        help="what runs the mask network: litert (the model's exported .tflite; no TensorFlow import), "
+             "tensorflow, or auto (default): litert when the model has its .tflite and ai-edge-litert imports",
+    )
+
+
 def add_config(parser, extra_help: str = "") -> None:
     """`--config NAME_OR_PATH`: a packaged config name or a YAML file (default `DEFAULT_CONFIG`)."""
     parser.add_argument(

@@ -12,7 +12,6 @@ DEFAULT_OUT_DIR = "separated"
 # the embedded model's instruments, for --help and usage errors without reading the model
 # (tests/test_runtimes.py checks them against the model file)
 EMBEDDED_INSTRUMENTS = ("bass", "drums", "other", "vocals")
-RUNTIME_CHOICES = ("auto", "litert", "tensorflow")
 USAGE = (
     "%(prog)s [options] INPUT [INPUT ...]\n"
     f"       instruments (-i) of the embedded model: {', '.join(EMBEDDED_INSTRUMENTS)} (default: all); "
@@ -42,11 +41,7 @@ def add_arguments(parser) -> None:
     existing.add_argument("--skip-existing", action="store_true",
                           help="skip inputs whose outputs all exist (resume an interrupted batch)")
     parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
-    parser.add_argument(
-        "--runtime", default="auto", choices=RUNTIME_CHOICES,
-        help="what runs the mask network: litert (the model's exported .tflite; no TensorFlow import), "
-             "tensorflow, or auto (default): litert when the model has its .tflite and ai-edge-litert imports",
-    )
+    options.add_runtime(parser)
     options.add_audio_backend(parser, "the inputs")
     options.add_backend(parser, "the mask network (jax: the JAX runtime instead of --runtime)")
     parser.add_argument("--block-seconds", type=float, default=5.0, help="seconds per processing block (bounds memory; default 5)")

@@ -11,7 +11,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 from cunet.audio.spectral import input_stft_settings
 from cunet.config import AudioConfig, load_config
@@ -118,13 +118,20 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _load_separator(path: Path):
+def _load_separator(path: Path, runtime: str):
     from cunet.separation.separator import Separator
 
     if not Path(path).is_file():
         raise EvaluationError(f"model file not found: {path}")
-    # The reference runtime: scores of the Keras model itself, and its parameter count.
-    return Separator.load(path, runtime="tensorflow")
+    # the runtime `cunet separate` would take for the same option ("auto": LiteRT when the
+    # model has its .tflite), so the scores are those of what it writes
+    return Separator.load(path, runtime=runtime)
+
+
+def _runtime_tag(separator) -> str:
+    """"" for the TensorFlow reference runtime (the fingerprints of earlier results), else
+    ":<runtime>", so scores of one runtime are never mixed with another's."""
+    return "" if separator.runtime == "tensorflow" else f":{separator.runtime}"
 
 
 def method_name_for(path: Path) -> str:
@@ -136,10 +143,13 @@ def method_name_for(path: Path) -> str:
     return stem
 
 
-def model_method(path, targets: Sequence[str], name: Optional[str] = None) -> Method:
-    """A saved C-U-Net (or any cunet model) that separates every target through `Separator`."""
+def model_method(path, targets: Sequence[str], name: Optional[str] = None, runtime: str = "auto") -> Method:
+    """A saved C-U-Net (or any cunet model) that separates every target through `Separator`,
+    on `runtime` ("auto", "litert" or "tensorflow", as `cunet separate --runtime`)."""
+    from cunet.model.files import count_parameters
+
     path = Path(path)
-    separator = _load_separator(path)
+    separator = _load_separator(path, runtime)
     missing = [t for t in targets if t not in separator.instruments]
     if missing:
         raise EvaluationError(
@@ -154,17 +164,21 @@ def model_method(path, targets: Sequence[str], name: Optional[str] = None) -> Me
     return Method(
         name=name or method_name_for(path),
         kind="model",
-        parameters=int(separator.model.count_params()),
-        description=f"{config.model.type} model {path.name} (config {config.name})",
-        fingerprint=f"model:{file_digest(path)}",
+        parameters=count_parameters(path),
+        description=f"{config.model.type} model {path.name} (config {config.name}, {separator.runtime})",
+        fingerprint=f"model:{file_digest(path)}{_runtime_tag(separator)}",
         separate=separate,
         config=config,
-        recipe=functools.partial(model_method, path, tuple(targets), name),
+        recipe=functools.partial(model_method, path, tuple(targets), name, separator.runtime),
     )
 
 
-def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: str) -> Method:
-    """Dedicated U-Nets, one per target, assembled into one method (parameters summed)."""
+def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: str,
+                     runtime: Union[str, Mapping[str, str]] = "auto") -> Method:
+    """Dedicated U-Nets, one per target, assembled into one method (parameters summed), each
+    on `runtime` as in `model_method` (one for all, or {target: runtime})."""
+    from cunet.model.files import count_parameters
+
     missing = [t for t in targets if t not in paths]
     if missing:
         raise EvaluationError(
@@ -174,7 +188,7 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
     separators = {}
     for target in targets:
         path = Path(paths[target])
-        separator = _load_separator(path)
+        separator = _load_separator(path, runtime if isinstance(runtime, str) else runtime[target])
         if separator.config.conditioned or separator.config.model.target != target:
             what = "a C-U-Net" if separator.config.conditioned else (
                 f"a dedicated U-Net for {separator.config.model.target!r}"
@@ -187,13 +201,16 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
             t: separators[t].separate(track.mixture, track.rate, instruments=(t,))[t] for t in wanted
         }
 
+    runtimes = {t: s.runtime for t, s in separators.items()}
     return Method(
         name=name,
         kind="dedicated",
-        parameters=int(sum(s.model.count_params() for s in separators.values())),
-        description="dedicated U-Nets: " + ", ".join(f"{t}={Path(paths[t]).name}" for t in targets),
-        fingerprint="dedicated:" + ",".join(f"{t}={file_digest(Path(paths[t]))}" for t in targets),
+        parameters=sum(count_parameters(Path(paths[t])) for t in targets),
+        description="dedicated U-Nets: " + ", ".join(f"{t}={Path(paths[t]).name} ({runtimes[t]})" for t in targets),
+        fingerprint="dedicated:" + ",".join(f"{t}={file_digest(Path(paths[t]))}{_runtime_tag(separators[t])}"
+                                            for t in targets),
         separate=separate,
         config=separators[targets[0]].config,
-        recipe=functools.partial(dedicated_method, dict(paths), tuple(targets), name),
+        recipe=functools.partial(dedicated_method, dict(paths), tuple(targets), name, runtimes),
     )
+

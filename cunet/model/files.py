@@ -22,6 +22,7 @@ from cunet.errors import CunetError
 from cunet.fileio import atomic_path
 
 CONFIG_MEMBER = "cunet-config.yaml"
+WEIGHTS_MEMBER = "model.weights.h5"  # Keras' name for the weights in a .keras archive
 
 
 class ModelFileError(CunetError):
@@ -60,6 +61,31 @@ def read_model_config(path: Union[str, Path]) -> Config:
         return config_from_dict(data)
     except ConfigError as exc:
         raise ModelFileError(f"{path}: embedded config is invalid: {exc}") from None
+
+
+def count_parameters(path: Union[str, Path]) -> int:
+    """The parameter count of a `.keras` file's model (`keras.Model.count_params()`: every
+    weight, BatchNorm statistics included; no optimizer state), read from the shapes in its
+    weights file without loading the model or importing TensorFlow."""
+    import io
+
+    import h5py
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            weights = h5py.File(io.BytesIO(archive.read(WEIGHTS_MEMBER)), "r")
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path}: not a readable .keras model file ({exc})") from None
+    sizes = []
+    with weights:
+        for group in ("layers", "vars"):  # the model's; "optimizer" holds training state
+            if group in weights:
+                weights[group].visititems(
+                    lambda _, item: sizes.append(int(np.prod(item.shape))) if isinstance(item, h5py.Dataset) else None
+                )
+    return sum(sizes)
 
 
 def load_model(path: Union[str, Path], compile: bool = False):

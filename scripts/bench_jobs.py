@@ -65,7 +65,8 @@ def main() -> int:
     parser.add_argument("--prepare-tracks", type=int, default=None, help="train tracks to cache (default all)")
     parser.add_argument("--eval-tracks", type=int, default=4, help="test tracks to score (default 4)")
     parser.add_argument("--methods", default=",".join(METHODS),
-                        help="comma list of: " + ", ".join(METHODS) + " (the model: the shipped one, on the runtime `cunet separate` takes: LiteRT)")
+                        help="comma list of: " + ", ".join(METHODS)
+                        + " (the model: the shipped one, on the runtime `cunet separate` takes: LiteRT)")
     parser.add_argument("--skip-prepare", action="store_true")
     args = parser.parse_args()
 

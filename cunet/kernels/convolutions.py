@@ -116,9 +116,7 @@ def conv_transpose_phases(x, kernel, bias=None, relu=False):
 
     kernel = np.asarray(kernel, np.float32)
     kh, kw, filters, channels = kernel.shape
-    index, ((top, bottom), (left, right)) = subpixel_layout((kh, kw))
-    padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
-    h, w = x.shape[1], x.shape[2]
+    index, ((top, _), (left, _)) = subpixel_layout((kh, kw))
     taps = np.concatenate([kernel.reshape(kh * kw, filters, channels), np.zeros((1, filters, channels), np.float32)])
     phases = []
     for a in (0, 1):
@@ -127,9 +125,21 @@ def conv_transpose_phases(x, kernel, bias=None, relu=False):
             rows, cols = np.flatnonzero(used.any(axis=1)), np.flatnonzero(used.any(axis=0))
             window = index[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, a, b]
             phase_kernel = taps[window].transpose(0, 1, 3, 2)  # (th, tw, in, filters)
-            inputs = padded[:, rows[0] : rows[-1] + h, cols[0] : cols[-1] + w]
+            # the phase reads padded rows rows[0] .. rows[-1] + h - 1 (top of them padding)
+            inputs = _padded(x, (top - rows[0], rows[-1] - top), (left - cols[0], cols[-1] - left))
             phases.append(_bias_relu(tf.nn.conv2d(inputs, phase_kernel, 1, "VALID"), bias, relu))
     return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+
+
+def _padded(x, rows, cols):
+    """x (batch, h, w, c) with (before, after) zero rows and columns added; a negative count
+    crops instead."""
+    import tensorflow as tf
+
+    if min(*rows, *cols) < 0:
+        h, w = x.shape[1], x.shape[2]
+        x = x[:, max(0, -rows[0]) : h - max(0, -rows[1]), max(0, -cols[0]) : w - max(0, -cols[1])]
+    return tf.pad(x, [[0, 0], [max(0, rows[0]), max(0, rows[1])], [max(0, cols[0]), max(0, cols[1])], [0, 0]])
 
 
 def image_patches(x, kernel_size):

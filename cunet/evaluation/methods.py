@@ -213,4 +213,3 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
         config=separators[targets[0]].config,
         recipe=functools.partial(dedicated_method, dict(paths), tuple(targets), name, runtimes),
     )
-

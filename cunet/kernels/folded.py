@@ -9,8 +9,8 @@ The TFLite converter then fuses each convolution, its bias and its ReLU into one
 The transposed convolution takes one of two exact forms (`cunet.kernels.convolutions`): one
 convolution per output phase, without zero taps, when each phase has at least
 `PHASES_MIN_FILTERS` filters; otherwise the sub-pixel form (one convolution of 4 x filters
-outputs, 44 % of its taps zero for a 5x5 kernel), which XNNPACK runs faster for few filters.
-Measured per decoder block of the embedded model (batch 16, 2 threads, docs/BENCHMARKS.md).
+outputs, 11 of its 36 taps zero for a 5x5 kernel), which XNNPACK runs faster for few filters
+(`scripts/bench_export_forms.py`, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -88,3 +88,22 @@ def test_a_file_whose_weights_do_not_fit_its_config_is_refused(tmp_path):
     path = save_model(plain, config, tmp_path / "m.keras")
     with pytest.raises(ModelFileError, match="not the model its embedded config describes"):
         load_model(path)
+
+
+def test_parameter_count_read_from_the_file_leaves_out_the_optimizer(tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+
+    from cunet.model.files import count_parameters
+
+    config = load_config("tiny")
+    model = build_model(config)  # compiled
+    x = np.random.default_rng(0).uniform(0, 1, (2, config.patch.freq_bins, config.patch.frames, 1)).astype("float32")
+    model.fit([x, np.eye(4, dtype="float32")[:2]], x, epochs=1, verbose=0)  # the optimizer has its variables
+    path = save_model(model, config, tmp_path / "trained.keras")
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+        assert "optimizer" in weights  # saved with its training state
+    assert count_parameters(path) == model.count_params() > 0
+    assert count_parameters(SHIPPED) == 3_046_733

@@ -68,7 +68,8 @@ def timed(interpreters: dict, runs: int) -> dict:
 def block_model(form: str, shape: tuple, kernel: np.ndarray) -> bytes:
     import tensorflow as tf
 
-    from cunet.kernels.convolutions import conv_transpose_phases, conv_transpose_subpixel
+    from cunet.kernels.convolutions import conv_transpose_subpixel
+    from cunet.kernels.folded import conv_transpose_phases
 
     bias = np.zeros(kernel.shape[2], np.float32)
 

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from cunet.config import load_config
 from cunet.kernels import folded
-from cunet.kernels.convolutions import conv_transpose_phases, conv_transpose_subpixel
-from cunet.kernels.folded import FoldedConv2DTranspose, folded_model
+from cunet.kernels.convolutions import conv_transpose_subpixel
+from cunet.kernels.folded import FoldedConv2DTranspose, conv_transpose_phases, folded_model
 from model_fixtures import TINY_VARIANTS, randomize
 
 

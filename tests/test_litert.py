@@ -138,6 +138,22 @@ def test_damaged_tflite_refused_with_one_line(damage, tmp_path):
     assert "\n" not in str(info.value) and str(bad) in str(info.value)
 
 
+def test_a_tflite_replaced_after_it_was_read_is_verified_again(tmp_path):
+    import os
+
+    data = (PRETRAINED / "cunet-default.tflite").read_bytes()
+    path = tmp_path / "model.tflite"
+    path.write_bytes(data)
+    assert read_tflite_config(path).to_dict() == read_tflite_config(PRETRAINED / "cunet-default.tflite").to_dict()
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF  # same size, same file
+    before = path.stat()
+    path.write_bytes(bytes(flipped))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**6))  # a later write, whatever the clock's step
+    with pytest.raises(ModelFileError, match="weights checksum mismatch"):
+        read_tflite_config(path)
+
+
 def test_tflite_without_cunet_config_refused(tmp_path):
     import keras
 

@@ -88,58 +88,15 @@ def conv_transpose_subpixel(x, kernel, bias=None, relu=False):
     (top, bottom), (left, right) = subpixel_layout(kernel.shape[:2])[1]
     padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
     y = tf.nn.conv2d(padded, subpixel_kernel(kernel), 1, "VALID")
-    return tf.nn.depth_to_space(_bias_relu(y, None if bias is None else tf.tile(bias, [4]), relu), 2)
+    return tf.nn.depth_to_space(add_bias_relu(y, None if bias is None else tf.tile(bias, [4]), relu), 2)
 
 
-def _bias_relu(y, bias, relu):
+def add_bias_relu(y, bias, relu: bool):
+    """`y + bias` (when `bias` is not None), then ReLU when `relu`: TensorFlow ops."""
     import tensorflow as tf
 
     y = y if bias is None else y + bias
     return tf.nn.relu(y) if relu else y
-
-
-def conv_transpose_phases(x, kernel, bias=None, relu=False):
-    """`conv_transpose_subpixel` without its zero taps: one stride-1 convolution per output
-    phase (a 5x5 kernel has 3x3, 3x2, 2x3 and 2x2 taps per phase, 25 in all, where the
-    sub-pixel kernel computes 4 x 3x3 = 36), joined by `depth_to_space`. For export: the
-    kernel is a constant.
-
-    Args:
-        x: (batch, h, w, in) float32.
-        kernel: (kh, kw, filters, in) array.
-        bias: (filters,) array or None, added (then ReLU when `relu`) to every phase.
-
-    Returns:
-        (batch, 2h, 2w, filters).
-    """
-    import tensorflow as tf
-
-    kernel = np.asarray(kernel, np.float32)
-    kh, kw, filters, channels = kernel.shape
-    index, ((top, _), (left, _)) = subpixel_layout((kh, kw))
-    taps = np.concatenate([kernel.reshape(kh * kw, filters, channels), np.zeros((1, filters, channels), np.float32)])
-    phases = []
-    for a in (0, 1):
-        for b in (0, 1):
-            used = index[:, :, a, b] < kh * kw
-            rows, cols = np.flatnonzero(used.any(axis=1)), np.flatnonzero(used.any(axis=0))
-            window = index[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, a, b]
-            phase_kernel = taps[window].transpose(0, 1, 3, 2)  # (th, tw, in, filters)
-            # the phase reads padded rows rows[0] .. rows[-1] + h - 1 (top of them padding)
-            inputs = _padded(x, (top - rows[0], rows[-1] - top), (left - cols[0], cols[-1] - left))
-            phases.append(_bias_relu(tf.nn.conv2d(inputs, phase_kernel, 1, "VALID"), bias, relu))
-    return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
-
-
-def _padded(x, rows, cols):
-    """x (batch, h, w, c) with (before, after) zero rows and columns added; a negative count
-    crops instead."""
-    import tensorflow as tf
-
-    if min(*rows, *cols) < 0:
-        h, w = x.shape[1], x.shape[2]
-        x = x[:, max(0, -rows[0]) : h - max(0, -rows[1]), max(0, -cols[0]) : w - max(0, -cols[1])]
-    return tf.pad(x, [[0, 0], [max(0, rows[0]), max(0, rows[1])], [max(0, cols[0]), max(0, cols[1])], [0, 0]])
 
 
 def image_patches(x, kernel_size):

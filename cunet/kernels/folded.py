@@ -6,11 +6,11 @@ channel (it folds into the kernel and bias), Dropout is the identity, and bias a
 per channel, so they can come before the `depth_to_space` that interleaves the output phases.
 The TFLite converter then fuses each convolution, its bias and its ReLU into one CONV_2D op.
 
-The transposed convolution takes one of two exact forms (`cunet.kernels.convolutions`): one
-convolution per output phase, without zero taps, when each phase has at least
-`PHASES_MIN_FILTERS` filters; otherwise the sub-pixel form (one convolution of 4 x filters
-outputs, 11 of its 36 taps zero for a 5x5 kernel), which XNNPACK runs faster for few filters
-(`scripts/bench_export_forms.py`, docs/BENCHMARKS.md).
+The transposed convolution takes one of two exact forms: one convolution per output phase
+(`conv_transpose_phases`, no zero taps) when each phase has at least `PHASES_MIN_FILTERS`
+filters; otherwise the sub-pixel form (`cunet.kernels.convolutions`: one convolution of
+4 x filters outputs, 11 of its 36 taps zero for a 5x5 kernel), which XNNPACK runs faster for
+few filters (`scripts/bench_export_forms.py`, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from cunet.kernels.convolutions import conv_transpose_phases, conv_transpose_subpixel
+from cunet.kernels.convolutions import add_bias_relu, conv_transpose_subpixel, subpixel_layout
 
 PHASES_MIN_FILTERS = 16
 
@@ -35,6 +35,50 @@ def fold_batchnorm(kernel, bias, batchnorm) -> tuple[np.ndarray, np.ndarray]:
     if batchnorm.center:
         shift = shift + np.asarray(batchnorm.beta, np.float64)
     return (kernel * scale[None, None, :, None]).astype(np.float32), (bias * scale + shift).astype(np.float32)
+
+
+def conv_transpose_phases(x, kernel, bias=None, relu=False):
+    """`conv_transpose_subpixel` without its zero taps: one stride-1 convolution per output
+    phase (a 5x5 kernel has 3x3, 3x2, 2x3 and 2x2 taps per phase, 25 in all, where the
+    sub-pixel kernel computes 4 x 3x3 = 36), joined by `depth_to_space`. For export: the
+    kernel is a constant.
+
+    Args:
+        x: (batch, h, w, in) float32.
+        kernel: (kh, kw, filters, in) array.
+        bias: (filters,) array or None, added (then ReLU when `relu`) to every phase.
+
+    Returns:
+        (batch, 2h, 2w, filters).
+    """
+    import tensorflow as tf
+
+    kernel = np.asarray(kernel, np.float32)
+    kh, kw, filters, channels = kernel.shape
+    index, ((top, _), (left, _)) = subpixel_layout((kh, kw))
+    taps = np.concatenate([kernel.reshape(kh * kw, filters, channels), np.zeros((1, filters, channels), np.float32)])
+    phases = []
+    for a in (0, 1):
+        for b in (0, 1):
+            used = index[:, :, a, b] < kh * kw
+            rows, cols = np.flatnonzero(used.any(axis=1)), np.flatnonzero(used.any(axis=0))
+            window = index[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, a, b]
+            phase_kernel = taps[window].transpose(0, 1, 3, 2)  # (th, tw, in, filters)
+            # the phase reads padded rows rows[0] .. rows[-1] + h - 1 (top of them padding)
+            inputs = _padded(x, (top - rows[0], rows[-1] - top), (left - cols[0], cols[-1] - left))
+            phases.append(add_bias_relu(tf.nn.conv2d(inputs, phase_kernel, 1, "VALID"), bias, relu))
+    return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+
+
+def _padded(x, rows, cols):
+    """x (batch, h, w, c) with (before, after) zero rows and columns added; a negative count
+    crops instead."""
+    import tensorflow as tf
+
+    if min(*rows, *cols) < 0:
+        h, w = x.shape[1], x.shape[2]
+        x = x[:, max(0, -rows[0]) : h - max(0, -rows[1]), max(0, -cols[0]) : w - max(0, -cols[1])]
+    return tf.pad(x, [[0, 0], [max(0, rows[0]), max(0, rows[1])], [max(0, cols[0]), max(0, cols[1])], [0, 0]])
 
 
 class FoldedConv2DTranspose(keras.layers.Layer):
@@ -101,19 +145,24 @@ def folded_model(model):
     return copy
 
 
+def foldable(deconv) -> bool:
+    """Whether a Conv2DTranspose is of the form both folded forms compute: stride 2, 'same',
+    no dilation or output padding, channels last, no activation."""
+    return (
+        tuple(deconv.strides) == (2, 2)
+        and deconv.padding == "same"
+        and tuple(deconv.dilation_rate) == (1, 1)
+        and deconv.output_padding is None
+        and deconv.data_format == "channels_last"
+        and deconv.activation in (None, keras.activations.linear)
+    )
+
+
 def _decoder_block(layer, consumers: dict):
     """(deconv, batchnorm, folded) when `layer` is a Conv2DTranspose (stride 2, 'same', no
     activation) whose output only a channels-last BatchNorm takes; `folded` is [Dropout, ReLU]
     or [ReLU] when a plain ReLU follows (through a Dropout), else []. None otherwise."""
-    if not (
-        type(layer) is keras.layers.Conv2DTranspose
-        and tuple(layer.strides) == (2, 2)
-        and layer.padding == "same"
-        and tuple(layer.dilation_rate) == (1, 1)
-        and layer.output_padding is None
-        and layer.data_format == "channels_last"
-        and layer.activation in (None, keras.activations.linear)
-    ):
+    if not (type(layer) is keras.layers.Conv2DTranspose and foldable(layer)):
         return None
     batchnorm = _only(consumers.get(id(layer)))
     if not isinstance(batchnorm, keras.layers.BatchNormalization) or batchnorm.axis not in (-1, 3):

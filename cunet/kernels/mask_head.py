@@ -51,6 +51,7 @@ def split_mask_model(model, config) -> Optional[tuple]:
     the mask layer is used as it is). `config` is not needed (kept for callers)."""
     import keras
 
+    from cunet.kernels.folded import foldable
     from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.parts import mask_block_of
 
@@ -58,14 +59,7 @@ def split_mask_model(model, config) -> Optional[tuple]:
     if block is None:
         return None
     deconv, batchnorm = block.deconv, block.batchnorm
-    conv_ok = (
-        tuple(deconv.strides) == (2, 2)
-        and deconv.padding == "same"
-        and tuple(deconv.dilation_rate) == (1, 1)
-        and deconv.data_format == "channels_last"
-        and deconv.activation in (None, keras.activations.linear)
-    )
-    if not (conv_ok and batchnorm.axis in (-1, 3)):
+    if not (foldable(deconv) and batchnorm.axis in (-1, 3)):
         return None
     body = use_cpu_kernels(keras.Model(model.input, deconv.input))
     return body, FoldedMaskHead(deconv, batchnorm)

@@ -8,6 +8,7 @@ imports TensorFlow or Keras, which keeps a separation process small and quick to
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -50,6 +51,15 @@ def read_tflite_metadata(path: Union[str, Path]) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    stat = path.stat()
+    return dict(_verified_metadata(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _verified_metadata(path: str, inode: int, size: int, mtime_ns: int) -> dict:
+    """`read_tflite_metadata` of one version of a file: loading a separator resolves the
+    runtime and reads the config several times, each a read and SHA-256 of the whole file."""
+    path = Path(path)
     data = path.read_bytes()
     try:
         entries, others = _metadata_buffers(data)

@@ -157,13 +157,7 @@ def synthetic_dataset(config, batch_size: int):
     return tf.data.Dataset.from_tensors(synthetic_batch(config, batch_size)).repeat()
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if "--backend" in argv and argv[argv.index("--backend") + 1 :][:1] == ["jax"] or "--backend=jax" in argv:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import bench_train_jax  # before TensorFlow or Keras load: it selects Keras' JAX backend
-
-        return bench_train_jax.main(argv)
+def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="cunet-simple-dense,cunet-default-small",
                         help="comma-separated config names or paths (the first is 'the default')")
@@ -183,6 +177,26 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
+    return args
+
+
+def config_names(args) -> list:
+    """--configs, then the five paper configs not among them with --paper."""
+    names = args.configs.split(",")
+    if args.paper:
+        names += [name for name in ("unet-dedicated", "cunet-simple-dense", "cunet-complex-dense",
+                                    "cunet-simple-cnn", "cunet-complex-cnn") if name not in names]
+    return names
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--backend" in argv and argv[argv.index("--backend") + 1 :][:1] == ["jax"] or "--backend=jax" in argv:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_train_jax  # before TensorFlow or Keras load: it selects Keras' JAX backend
+
+        return bench_train_jax.main(argv)
+    args = parse_arguments(argv)
 
     import tensorflow as tf
 
@@ -193,12 +207,7 @@ def main(argv=None) -> int:
     from cunet.model.info import model_info
     from cunet.model.unet import build_model
 
-    names = args.configs.split(",")
-    if args.paper:
-        for name in ("unet-dedicated", "cunet-simple-dense", "cunet-complex-dense",
-                     "cunet-simple-cnn", "cunet-complex-cnn"):
-            if name not in names:
-                names.append(name)
+    names = config_names(args)
     peak = measure_peak(args.repeats)
     peak_gflops = max(peak.values())
     print(f"machine peak (float32, {os.cpu_count()} CPUs): matmul {peak['matmul']:.1f} GFLOP/s, "

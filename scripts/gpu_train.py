@@ -45,6 +45,22 @@ def prefetched(make, workers: int, depth: int):
         k = (k + 1) % workers
 
 
+def timed_steps(step, state, batches, args, log: list, done: int):
+    """Train until `args.steps` steps or `args.minutes`, appending a CSV line to `log` every
+    `args.log_every` steps: (state, steps done, seconds)."""
+    import jax
+
+    start = time.perf_counter()
+    while done < args.steps and time.perf_counter() - start < args.minutes * 60:
+        logs, state = step(state, jax.device_put(next(batches)))
+        done += 1
+        if done % args.log_every == 0:
+            log.append(f"{done},{time.perf_counter() - start:.2f},{float(logs['loss']):.6f}")
+            print(log[-1], flush=True)
+    jax.block_until_ready(state)
+    return state, done, time.perf_counter() - start
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", required=True)
@@ -98,16 +114,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = ["step,seconds,loss"]
-    start = time.perf_counter()
-    done = 2
-    while done < args.steps and time.perf_counter() - start < args.minutes * 60:
-        logs, state = step(state, jax.device_put(next(batches)))
-        done += 1
-        if done % args.log_every == 0:
-            log.append(f"{done},{time.perf_counter() - start:.2f},{float(logs['loss']):.6f}")
-            print(log[-1], flush=True)
-    jax.block_until_ready(state)
-    seconds = time.perf_counter() - start
+    state, done, seconds = timed_steps(step, state, batches, args, log, done=2)
     for group, values in zip(groups, state):
         for variable, value in zip(group, values):
             variable.assign(value)

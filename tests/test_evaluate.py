@@ -198,6 +198,7 @@ def tiny_root(tmp_path):
         (["--musdb-root", "{root}", "--is-wav", "--targets", "vocals,piano"], "unknown target 'piano'"),
         (["--musdb-root", "{root}", "--is-wav", "--model", "{tmp}/notes.keras"], "not a cunet model"),
         (["--musdb-root", "{root}", "--is-wav", "--model", "{tmp}/missing.keras"], "model file not found"),
+        (["--musdb-root", "{root}", "--is-wav", "--model", "{shipped_tflite}"], "give the .keras model"),
         (["--musdb-root", "{root}"], "add --is-wav"),
         (["--musdb-root", "{root}", "--is-wav", "--baselines", "oracle"], "unknown baseline 'oracle'"),
         (["--musdb-root", "{root}", "--is-wav", "--dedicated", "vocals"], "INSTRUMENT=PATH"),
@@ -209,7 +210,10 @@ def test_bad_input_is_one_line_and_exit_2(tiny_root, tmp_path, capsys, argv, mes
 
     with zipfile.ZipFile(tmp_path / "notes.keras", "w") as archive:
         archive.writestr("notes.txt", "not a model")
-    argv = [a.format(tmp=tmp_path, root=tiny_root) for a in argv]
+    from cunet.separation.runtimes import default_model_path
+
+    shipped_tflite = default_model_path().with_suffix(".tflite")
+    argv = [a.format(tmp=tmp_path, root=tiny_root, shipped_tflite=shipped_tflite) for a in argv]
     code = main(["evaluate", *argv, "--out", str(tmp_path / "out"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2

@@ -123,6 +123,9 @@ def _load_separator(path: Path, runtime: str):
 
     if not Path(path).is_file():
         raise EvaluationError(f"model file not found: {path}")
+    if Path(path).suffix == ".tflite":
+        raise EvaluationError(f"{path}: give the .keras model; its exported .tflite beside it is used "
+                              "on LiteRT (--runtime auto or litert)")
     # the runtime `cunet separate` would take for the same option ("auto": LiteRT when the
     # model has its .tflite), so the scores are those of what it writes
     return Separator.load(path, runtime=runtime)

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TFIO_VENV := .venv-tfio
 TFIO_STAMP := $(TFIO_VENV)/.cunet-installed
 
-.PHONY: demo test test-tfio install ffmpeg clean
+.PHONY: demo test test-tfio install ffmpeg synth-packages browser clean
 
 install: $(STAMP)
 
@@ -19,9 +19,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(MAKE) --no-print-directory ffmpeg
+	$(MAKE) --no-print-directory ffmpeg synth-packages
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,synth]'
 	touch $(STAMP)
 
 # MUSDB18 .stem.mp4 (musdb -> stempeg) and mp3/m4a input need both ffmpeg and ffprobe.
@@ -35,12 +35,35 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# Debian packages installed when missing and possible (root and apt-get), else one line saying
+# what to run; never fatal: the tests that need them skip and say why.
+#   synth-packages: FluidSynth and three General MIDI SoundFonts, espeak-ng (`cunet synth`)
+#   browser: Chromium and ChromeDriver (the browser test of `cunet serve`; `make test` only)
+SYNTH_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont espeak-ng
+BROWSER_PACKAGES := chromium chromium-driver
+synth-packages:
+	@$(call apt_install,$(SYNTH_PACKAGES))
+browser:
+	@$(call apt_install,$(BROWSER_PACKAGES))
+
+define apt_install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -z "$$missing" ]; then :; \
+elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	echo "installing$$missing (Debian packages)"; \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || echo "could not install$$missing: the tests that need them are skipped"; \
+else \
+	echo "optional:$$missing missing: 'sudo apt-get install$$missing' (tests that need them are skipped)"; \
+fi
+endef
+
 # The demo runs the mask network on LiteRT when the model has its .tflite (the embedded one
 # does) and ai-edge-litert imports: no TensorFlow import, a quick start (`--runtime auto`).
 demo: $(STAMP)
 	$(BIN)/cunet demo
 
 test: $(STAMP)
+	@$(MAKE) --no-print-directory browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 	@if [ "$$CI" = true ] || [ "$$CUNET_TEST_TFIO" = 1 ]; then $(MAKE) --no-print-directory test-tfio; fi
 

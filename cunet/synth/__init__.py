@@ -1,0 +1,1 @@
+"""`cunet synth`: multitrack songs rendered from MIDI or procedural music, in the MUSDB18-HQ layout."""

@@ -68,3 +68,11 @@ def test_bad_inputs_are_refused_before_anything_is_written(tmp_path, separator):
     with pytest.raises(CunetError, match="unknown output format"):
         separator.separate_file(tmp_path / "ok.wav", tmp_path / "out", ["vocals"], fmt="mp3")
     assert not (tmp_path / "out").exists()
+
+
+def test_progress_callable_reports_fractions_up_to_one(tmp_path, separator):
+    _song(tmp_path / "p.wav", seconds=1.3)
+    seen = []
+    separator.separate_file(tmp_path / "p.wav", tmp_path / "out", ["vocals"], progress=seen.append)
+    assert len(seen) == separator.block_count(int(22050 * 1.3), 22050) > 1
+    assert seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0

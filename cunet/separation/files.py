@@ -13,7 +13,7 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -121,9 +121,10 @@ def stream_to_files(separator, path, outputs: dict, instruments, residual=False,
             name: stack.enter_context(AudioWriter(out, source.rate, source.channels, fmt))
             for name, out in outputs.items()
         }
+        report = callable(progress)
         bar = stack.enter_context(
             tqdm(total=source.frames, unit="sample", unit_scale=True, desc=Path(path).name,
-                 file=sys.stderr, disable=None if progress else True, leave=False)
+                 file=sys.stderr, disable=True if report or not progress else None, leave=False)
         )
         written = 0
         for _, blocks in separator.iter_separate(source, instruments, residual, wiener):
@@ -132,6 +133,8 @@ def stream_to_files(separator, path, outputs: dict, instruments, residual=False,
             count = len(next(iter(blocks.values())))
             written += count
             bar.update(count)
+            if report:
+                progress(written / source.frames)
         if written != source.frames:
             raise CunetError(f"{path}: internal error: wrote {written} of {source.frames} samples")
     return source
@@ -139,12 +142,13 @@ def stream_to_files(separator, path, outputs: dict, instruments, residual=False,
 
 def separate_file(separator, path, out_dir, instruments: Optional[Sequence[str]] = None, residual: bool = False,
                   wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
-                  progress: bool = True) -> dict:
+                  progress: Union[bool, Callable[[float], None]] = True) -> dict:
     """Separate one audio file into `out_dir/<song>/<name>.<fmt>`, as `cunet separate` does.
 
     `instruments` None: every instrument the model separates. The input is checked and the
     outputs planned before anything is written; existing outputs are refused unless
-    `overwrite`. Returns {name: written path}.
+    `overwrite`. `progress`: True/False (a tqdm bar on stderr) or a callable
+    `progress(done_fraction)` called as blocks are written. Returns {name: written path}.
     """
     path = Path(path)
     if not path.is_file():

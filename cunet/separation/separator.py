@@ -18,7 +18,7 @@ from __future__ import annotations
 from contextlib import closing
 from functools import partial
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -163,10 +163,12 @@ class Separator:
 
     def separate_file(self, path, out_dir, instruments: Optional[Sequence[str]] = None, residual: bool = False,
                       wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
-                      progress: bool = True) -> dict:
+                      progress: Union[bool, Callable[[float], None]] = True) -> dict:
         """Separate an audio file into `out_dir/<song>/<name>.<fmt>` as `cunet separate` does
         (checked first, written atomically, block by block); returns {name: written path}.
-        `instruments` None: every instrument of the model. See `cunet.separation.files`."""
+        `instruments` None: every instrument of the model; `progress`: True/False (a tqdm
+        bar) or `progress(done_fraction: float)`, called as blocks are written. See
+        `cunet.separation.files`."""
         from cunet.separation.files import separate_file
 
         return separate_file(self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress)

@@ -15,6 +15,7 @@ ESPEAK = "espeak-ng"
 WORLD_RATE = 16000
 FRAME_PERIOD_MS = 5.0
 HOP = int(WORLD_RATE * FRAME_PERIOD_MS / 1000)  # samples per WORLD frame
+FFT_SIZE = 512  # spectral envelope resolution: 257 bins of 31 Hz
 _BREAK_MS = 250  # the pause espeak-ng puts between syllables of one call
 _MIN_BREAK_FRAMES = (
     20  # a silence this long (100 ms) is a break, not a stop consonant's closure
@@ -139,8 +140,8 @@ def analyse(audio: np.ndarray) -> Syllable:
         audio, WORLD_RATE, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_PERIOD_MS
     )
     f0 = pyworld.stonemask(audio, f0, times, WORLD_RATE)
-    sp = pyworld.cheaptrick(audio, f0, times, WORLD_RATE)
-    ap = pyworld.d4c(audio, f0, times, WORLD_RATE)
+    sp = pyworld.cheaptrick(audio, f0, times, WORLD_RATE, fft_size=FFT_SIZE)
+    ap = pyworld.d4c(audio, f0, times, WORLD_RATE, fft_size=FFT_SIZE)
     voiced = np.flatnonzero(f0 > 0)
     if voiced.size:
         start, end = int(voiced[0]), int(voiced[-1]) + 1

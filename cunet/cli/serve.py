@@ -51,17 +51,22 @@ def check_arguments(args) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     import uvicorn
 
     from cunet.cli.separate import one_malloc_arena
-    from cunet.separation.files import check_out_dir
+    from cunet.errors import CunetError
     from cunet.separation.separator import Separator
     from cunet.serve.app import create_app
 
     check_arguments(args)
     one_malloc_arena()
     data_dir = args.data_dir or default_data_dir()
-    check_out_dir(data_dir)
+    try:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CunetError(f"cannot create the data folder {data_dir}: {exc.strerror or exc}") from None
     separator = Separator.load(args.model, runtime="auto")
     app = create_app(separator, data_dir, args.model, args.max_upload_mb, args.keep_hours)
     if args.host != LOCALHOST:

@@ -8,8 +8,8 @@
     GET  /api/jobs/{id}/stems.zip?format=  every stem in one zip
 
 Errors are JSON `{"error": "one line"}`: 400 for bad input (the CLI's message), 404 for an
-unknown or malformed id or stem, 409 for a job not done yet, 413 over the upload limit, 503
-with the queue full.
+unknown or malformed id or stem, 409 for a job not done yet, 413 over the upload limit, 422
+for a stem the format cannot hold (mp3: at most 2 channels, MPEG rates), 503 with the queue full.
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ def parse_wiener(values: list) -> bool:
 
 
 def check_audio(path: Path, name: str) -> None:
-    """The CLI's input check (decodable, not empty, finite), its message naming `name`."""
-    from cunet.separation.files import check_inputs
+    """The CLI's first input check (`probe_audio`: decodable, not empty), its message naming
+    `name`; the job runs the rest of the CLI's checks (e.g. NaN samples) and fails with them."""
+    from cunet.audio.reading import probe_audio
 
     try:
-        check_inputs([path])
+        probe_audio(path)
     except CunetError as exc:
         raise CunetError(str(exc).replace(str(path), name)) from None
 
@@ -170,7 +171,10 @@ class Studio:
         if fmt not in WRITE_FORMATS or name not in job.stems:
             return error(404, f"no such stem: {request.path_params['filename']!r} (stems: {', '.join(job.stems)}; "
                               f"formats: {', '.join(WRITE_FORMATS)})")
-        path = await run_in_threadpool(self.store.stem_file, job, name, fmt)
+        try:
+            path = await run_in_threadpool(self.store.stem_file, job, name, fmt)
+        except CunetError as exc:  # e.g. mp3 cannot hold this rate or channel count
+            return error(422, str(exc).replace(str(self.store.folder(job.id)), job.name))
         return FileResponse(path, filename=f"{Path(job.name).stem}-{name}.{fmt}")
 
     async def get_zip(self, request: Request) -> Response:
@@ -183,7 +187,10 @@ class Studio:
             return error(404, str(exc))
         if job.status != "done":
             return error(409, f"the job is {job.status}: no stems to download")
-        path = await run_in_threadpool(self.store.zip_file, job, fmt)
+        try:
+            path = await run_in_threadpool(self.store.zip_file, job, fmt)
+        except CunetError as exc:
+            return error(422, str(exc).replace(str(self.store.folder(job.id)), job.name))
         return FileResponse(path, filename=f"{Path(job.name).stem}-stems-{fmt}.zip")
 
 

@@ -207,16 +207,18 @@ class TfioSource(AudioSource):
 
 
 @contextlib.contextmanager
-def open_audio(path: Union[str, Path], backend: str = "soundfile") -> Iterator[AudioSource]:
+def open_audio(path: Union[str, Path], backend: str = "soundfile",
+               probe: Optional[tuple] = None) -> Iterator[AudioSource]:
     """Open any audio file as an `AudioSource` (closed on exit). Raises `AudioError`.
 
     libsndfile formats are read in place; others are decoded by ffmpeg to a temporary raw
     float32 file that is memory-mapped, so memory stays bounded for hours of audio. With
     `backend="tfio"` (a resolved backend, see `resolve_backend`), wav, flac, mp3 and ogg
-    are decoded by tensorflow-io instead.
+    are decoded by tensorflow-io instead. `probe`: what `probe_audio(path)` returned, when
+    the caller has it (the file is then not probed again).
     """
     path = Path(path)
-    rate, channels, frames = probe_audio(path)
+    rate, channels, frames = probe_audio(path) if probe is None else probe
     if backend == "tfio" and path.suffix.lower() in TFIO_SUFFIXES:
         yield TfioSource(path)
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from cunet.audio.formats import BACKENDS, WRITE_FORMATS
+from cunet.audio.formats import BACKENDS, DEFAULT_MP3_KBPS, MP3_KBPS, WAV_BITS, WRITE_FORMATS
 from cunet.config import DEFAULT_CONFIG, available_configs
 from cunet.training.backends import KERAS_BACKENDS
 from cunet.training.distribute import STRATEGIES
@@ -76,11 +76,16 @@ def add_instrument(parser, required: bool = True) -> None:
 
 
 def add_format(parser) -> None:
-    """`--format`: one of `cunet.audio.formats.WRITE_FORMATS`."""
+    """`--format` (one of `cunet.audio.formats.WRITE_FORMATS`), `--wav-bits` and `--bitrate`."""
     parser.add_argument(
         "--format", default="wav", choices=tuple(WRITE_FORMATS),
-        help="output format (default wav, 32-bit float; flac is 24-bit)",
+        help="output format (default wav, 32-bit float; flac is 24-bit; mp3 at --bitrate)",
     )
+    parser.add_argument("--wav-bits", type=int, default=32, choices=tuple(WAV_BITS),
+                        help="wav sample format: 16 or 24-bit PCM, or 32-bit float (default 32)")
+    parser.add_argument("--bitrate", default=None, metavar="KBPS",
+                        help=f"mp3 bitrate, {MP3_KBPS[0]}k to {MP3_KBPS[1]}k (default {DEFAULT_MP3_KBPS}k; "
+                             "inputs at 8-24 kHz are capped at 160k or 64k)")
 
 
 def add_strategy(parser) -> None:

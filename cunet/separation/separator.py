@@ -34,6 +34,9 @@ from cunet.separation.patches import overlap_add, patch_masks
 from cunet.separation.streaming import PatchMaskQueue, Stitcher, masked_block, masked_blocks
 
 
+MAX_WIENER_ITERATIONS = 100  # EM steps; the separation quality settles within a few
+
+
 class Separator:
     """Separates instruments from signals of any rate, channel count and length.
 
@@ -42,8 +45,8 @@ class Separator:
         config: the model's `Config` (rate, STFT, patch shape, instrument order).
         overlap: fraction of a patch shared with the next one (0 <= overlap < 1).
         block_seconds: input processed per block; bounds memory for long files.
-        wiener_iterations: EM steps of the multichannel Wiener filter (`wiener=True`); 0 keeps
-            the plain power-ratio ("soft mask") filter.
+        wiener_iterations: EM steps of the multichannel Wiener filter (`wiener=True`), 0 to
+            `MAX_WIENER_ITERATIONS`; 0 keeps the plain power-ratio ("soft mask") filter.
         spectral_threads: blocks whose full-band STFT, mask and inverse STFT run at once.
 
     Example:
@@ -57,8 +60,10 @@ class Separator:
                  wiener_iterations: int = 1, spectral_threads: int = 2):
         if not 0 <= overlap < 1:
             raise CunetError(f"overlap must be in [0, 1), got {overlap}")
-        if block_seconds <= 0:
-            raise CunetError(f"block_seconds must be positive, got {block_seconds}")
+        if not (np.isfinite(block_seconds) and block_seconds > 0):
+            raise CunetError(f"block_seconds must be positive and finite, got {block_seconds}")
+        if not 0 <= wiener_iterations <= MAX_WIENER_ITERATIONS:
+            raise CunetError(f"wiener_iterations must be 0 to {MAX_WIENER_ITERATIONS}, got {wiener_iterations}")
         self.masks = masks
         self.config = config
         self.overlap = overlap
@@ -163,12 +168,15 @@ class Separator:
 
     def separate_file(self, path, out_dir, instruments: Optional[Sequence[str]] = None, residual: bool = False,
                       wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
-                      progress: Union[bool, Callable[[float], None]] = True) -> dict:
+                      progress: Union[bool, Callable[[float], None]] = True, **options) -> dict:
         """Separate an audio file into `out_dir/<song>/<name>.<fmt>` as `cunet separate` does
         (checked first, written atomically, block by block); returns {name: written path}.
-        `instruments` None: every instrument of the model; `progress`: True/False (a tqdm
-        bar) or `progress(done_fraction: float)`, called as blocks are written. See
+        `instruments` None: every instrument of the model; `fmt` wav, flac or mp3;
+        `progress`: True/False (a tqdm bar) or `progress(done_fraction: float)`, called as
+        blocks are written; `options`: `wav_bits` (16, 24, 32 = float), `bitrate` (mp3,
+        "320k"), `filename` (template, "{track}/{stem}.{ext}"), `skip_existing`. See
         `cunet.separation.files`."""
         from cunet.separation.files import separate_file
 
-        return separate_file(self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress)
+        return separate_file(self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress,
+                             **options)

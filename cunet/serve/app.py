@@ -37,8 +37,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 TRUE, FALSE = ("1", "true", "on", "yes"), ("", "0", "false", "off", "no")
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error(status: int, message: str, headers=None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def parse_wiener(values: list) -> bool:
@@ -123,8 +123,8 @@ class Studio:
     async def post_job(self, request: Request) -> Response:
         try:
             upload = await receive_upload(request, self.store.incoming, self.max_bytes)
-        except UploadTooLarge as exc:
-            return error(413, str(exc))
+        except UploadTooLarge as exc:  # closing the connection: the rest of the body is never read
+            return error(413, str(exc), headers={"Connection": "close"})
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening; the partial file is gone
         except CunetError as exc:

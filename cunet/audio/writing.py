@@ -1,51 +1,89 @@
-"""Writing audio: (samples, channels) float32 to wav or flac, block by block, atomically."""
+"""Writing audio: (samples, channels) float32 to wav, flac or mp3, block by block, atomically."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
-from cunet.audio.formats import output_format
+from cunet.audio.formats import AudioError, mp3_kbps, output_format
 from cunet.fileio import atomic_path
 
 
 class AudioWriter:
     """Write (samples, channels) blocks to `path` atomically: the file appears only on `close()`.
 
-    wav is written as 32-bit float (no clipping); flac as 24-bit PCM (clipped to [-1, 1]).
-    Use as a context manager; on an exception the partial file is removed.
+    wav is written as 32-bit float (no clipping) or, with `wav_bits` 16 or 24, PCM; flac as
+    24-bit PCM; mp3 at `bitrate` (e.g. "320k") by libsndfile's LAME encoder. PCM and mp3
+    are clipped to [-1, 1]. Use as a context manager; on an exception the partial file is
+    removed. `replace` False: an existing `path` is never replaced (`FileExistsError` on
+    close). Write errors (disk full, ...) raise `AudioError` naming the path and the cause.
     """
 
-    def __init__(self, path: Union[str, Path], rate: int, channels: int, fmt: str = "wav"):
+    def __init__(self, path: str | Path, rate: int, channels: int, fmt: str = "wav", replace: bool = True,
+                 wav_bits: int = 32, bitrate: None | int | str = None):
         self.path = Path(path)
-        self.format, self.subtype = output_format(fmt)
+        self.format, self.subtype = output_format(fmt, wav_bits)
         self.rate, self.channels = int(rate), int(channels)
+        self.replace = replace
+        self.kbps = mp3_kbps(bitrate) if fmt == "mp3" else None
 
     def __enter__(self):
         import soundfile as sf
 
-        self._atomic = atomic_path(self.path, suffix=self.path.suffix)
+        self._atomic = atomic_path(self.path, suffix=self.path.suffix, replace=self.replace)
         tmp = self._atomic.__enter__()
         try:
             self.file = sf.SoundFile(
-                str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format
+                str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format,
+                **({} if self.kbps is None else mp3_settings(self.kbps, self.rate)),
             )
-        except Exception as exc:
+        except (RuntimeError, OSError, ValueError) as exc:  # LibsndfileError is a RuntimeError
             self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-            raise
+            raise _write_error(self.path, exc) from None
         return self
 
     def write(self, block: np.ndarray) -> None:
         block = np.asarray(block, np.float32)
-        if self.subtype.startswith("PCM"):
+        if self.subtype != "FLOAT":
             block = np.clip(block, -1.0, 1.0)
-        self.file.write(_interleaved(block))
+        try:
+            self.file.write(_interleaved(block))
+        except (RuntimeError, OSError) as exc:  # soundfile.LibsndfileError is a RuntimeError
+            raise _write_error(self.path, exc) from None
 
     def __exit__(self, *exc):
-        self.file.close()
+        try:
+            self.file.close()
+        except (RuntimeError, OSError) as error:
+            self._atomic.__exit__(type(error), error, error.__traceback__)
+            if exc[0] is None:
+                raise _write_error(self.path, error) from None
+            return False
         return self._atomic.__exit__(*exc)
+
+
+def mp3_settings(kbps: int, rate: int) -> dict:
+    """soundfile's arguments for a constant `kbps` mp3 at `rate`: libsndfile maps
+    compression_level c in [0, 1) linearly onto the MPEG version's bitrates, max - c (max - min):
+    32-320 kbps at 32-48 kHz, 8-160 at 16-24 kHz, 8-64 at 8-12 kHz (LAME takes the nearest)."""
+    low, high = (32, 320) if rate >= 32000 else (8, 160) if rate >= 16000 else (8, 64)
+    level = (high - min(max(kbps, low), high)) / (high - low)
+    return {"compression_level": min(level, 0.99), "bitrate_mode": "CONSTANT"}
+
+
+def _write_error(path: Path, exc: BaseException) -> AudioError:
+    """One line naming `path` and the cause. libsndfile reports every failed write() as
+    "System error.": a full disk is recognised by the free space left."""
+    cause = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    try:
+        stat = os.statvfs(path.parent)
+        if stat.f_bavail * stat.f_frsize < (1 << 20):
+            cause = "no space left on device"
+    except OSError:
+        pass
+    return AudioError(f"cannot write {path}: {cause}")
 
 
 def _interleaved(block: np.ndarray) -> np.ndarray:
@@ -59,8 +97,8 @@ def _interleaved(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_audio(path: Union[str, Path], samples, rate: int, fmt: Optional[str] = None) -> Path:
-    """Write (samples, channels) or (samples,) to `path` (wav or flac, by `fmt` or suffix), atomically."""
+def write_audio(path: str | Path, samples, rate: int, fmt: str | None = None) -> Path:
+    """Write (samples, channels) or (samples,) to `path` (wav, flac or mp3, by `fmt` or suffix), atomically."""
     path = Path(path)
     x = np.asarray(samples, np.float32)
     if x.ndim == 1:

@@ -4,15 +4,19 @@ Each command module defines `HELP`, `add_arguments(parser)` (options shared by s
 commands come from `cunet.cli.options`) and `run(args) -> int`, and imports TensorFlow only
 inside `run`, so `cunet --help` is instant. `main` imports TensorFlow quietly before `run`
 unless the module's optional `needs_tensorflow(args)` says False (separation on LiteRT never
-imports it). A `CunetError` (bad input) becomes one line on stderr and exit code 2.
+imports it). A `CunetError` (bad input) becomes one line on stderr and exit code 2; Ctrl-C
+and SIGTERM stop a command cleanly (temporary files removed) with one line, exit 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from cunet import __version__
 from cunet.errors import CunetError
@@ -68,14 +72,41 @@ def main(argv=None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    with _terminate_as_interrupt():
+        try:
+            select_keras_backend(getattr(args, "backend", None))  # before TensorFlow: it imports Keras
+            if args.needs_tensorflow is None or args.needs_tensorflow(args):
+                _import_tensorflow_quietly()
+            return int(args.run(args) or 0)
+        except CunetError as exc:
+            print(f"cunet {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except Terminated:
+            print(f"cunet {args.command}: terminated", file=sys.stderr)
+            return 143
+        except KeyboardInterrupt:
+            print(f"cunet {args.command}: interrupted", file=sys.stderr)
+            return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so every `finally` and context manager
+    cleans up (temporary outputs removed) before the command exits 143."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a command runs, SIGTERM raises `Terminated` (in the main thread only: elsewhere,
+    e.g. a command run from a thread, signals cannot be handled and stay as they are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        select_keras_backend(getattr(args, "backend", None))  # before TensorFlow: it imports Keras
-        if args.needs_tensorflow is None or args.needs_tensorflow(args):
-            _import_tensorflow_quietly()
-        return int(args.run(args) or 0)
-    except CunetError as exc:
-        print(f"cunet {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"cunet {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -9,6 +9,8 @@ import sys
 
 HELP = "separate instruments from song files: writes OUT_DIR/<song>/<instrument>.<format>"
 DEFAULT_OUT_DIR = "separated"
+OVERLAP = (0.0, 0.9)  # --overlap; a patch shares at most this fraction with the next
+BLOCK_SECONDS = (0.1, 3600.0)  # --block-seconds
 # the embedded model's instruments, for --help and usage errors without reading the model
 # (tests/test_runtimes.py checks them against the model file)
 EMBEDDED_INSTRUMENTS = ("bass", "drums", "other", "vocals")
@@ -27,24 +29,44 @@ def add_arguments(parser) -> None:
     options.add_model(parser, help="a trained cunet .keras (or exported .tflite) model (default: the embedded model)")
     parser.add_argument(
         "--instrument", "-i", action="append", metavar="SPEC",
-        help="what to separate: a name (vocals), a sum (vocals+drums) or weighted (vocals=0.5); repeatable "
-             f"(default: every instrument of the model; embedded model: {', '.join(EMBEDDED_INSTRUMENTS)})",
+        help="what to separate: a name (vocals), a sum (vocals+drums) or weighted (vocals=0.5, weights 0 to 10); "
+             f"repeatable (default: every instrument of the model; embedded model: {', '.join(EMBEDDED_INSTRUMENTS)})",
     )
     parser.add_argument("--residual", action="store_true", help="also write residual.<format>: the song minus the estimates")
     parser.add_argument("--wiener", action="store_true", help="Wiener post-filter across the requested instruments")
     parser.add_argument("--wiener-iterations", type=int, default=1, metavar="N",
-                        help="EM steps of the multichannel Wiener filter (default 1; 0: power-ratio masks only)")
+                        help="EM steps of the multichannel Wiener filter, 0 to 100 (default 1; 0: power-ratio masks only)")
     parser.add_argument("--out-dir", "-o", default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR}/)")
+    parser.add_argument("--filename", default="{track}/{stem}.{ext}", metavar="TEMPLATE",
+                        help="where each stem goes under OUT_DIR, from the fields {track} (input name without "
+                             "suffix), {trackext}, {stem} and {ext} (default {track}/{stem}.{ext})")
     options.add_format(parser)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     existing.add_argument("--skip-existing", action="store_true",
-                          help="skip inputs whose outputs all exist (resume an interrupted batch)")
-    parser.add_argument("--overlap", type=float, default=0.25, help="patch overlap fraction (default 0.25)")
+                          help="write only the outputs that do not exist yet (resume an interrupted batch)")
+    parser.add_argument("--overlap", type=float, default=0.25,
+                        help=f"patch overlap fraction, {OVERLAP[0]:g} to {OVERLAP[1]:g} (default 0.25)")
     options.add_runtime(parser)
     options.add_audio_backend(parser, "the inputs")
     options.add_backend(parser, "the mask network (jax: the JAX runtime instead of --runtime)")
-    parser.add_argument("--block-seconds", type=float, default=5.0, help="seconds per processing block (bounds memory; default 5)")
+    parser.add_argument("--block-seconds", type=float, default=5.0,
+                        help=f"seconds per processing block, {BLOCK_SECONDS[0]:g} to {BLOCK_SECONDS[1]:g} "
+                             "(bounds memory; default 5)")
+
+
+def check_numbers(args) -> None:
+    """Every number option finite and in its documented range, or a `CunetError` naming it."""
+    import math
+
+    from cunet.errors import CunetError
+    from cunet.separation.separator import MAX_WIENER_ITERATIONS
+
+    for option, value, (low, high) in (("--overlap", args.overlap, OVERLAP),
+                                       ("--block-seconds", args.block_seconds, BLOCK_SECONDS),
+                                       ("--wiener-iterations", args.wiener_iterations, (0, MAX_WIENER_ITERATIONS))):
+        if not (math.isfinite(value) and low <= value <= high):
+            raise CunetError(f"{option} must be {low:g} to {high:g}, got {value}")
 
 
 def runtime_of(args) -> str:
@@ -77,38 +99,28 @@ def one_malloc_arena() -> None:
 
 
 def run(args) -> int:
-    import soundfile as sf
-
-    from cunet.audio.reading import resolve_backend
-    from cunet.errors import CunetError
-    from cunet.separation.files import check_inputs, check_out_dir, collect_inputs, output_names, plan_outputs
+    from cunet.audio.formats import OutputFormat
+    from cunet.separation.files import separate_files
+    from cunet.separation.outputs import check_filename
     from cunet.separation.runtimes import EMBEDDED_MODEL_NOTE
     from cunet.separation.separator import Separator
 
     one_malloc_arena()
-    files = collect_inputs(args.inputs, args.out_dir)
-    backend = resolve_backend(args.audio_backend)
-    if args.wiener_iterations < 0:
-        raise CunetError(f"--wiener-iterations must be >= 0, got {args.wiener_iterations}")
+    check_numbers(args)
+    output = OutputFormat(args.format, args.wav_bits, args.bitrate)
+    check_filename(args.filename)
     separator = Separator.load(args.model, runtime=runtime_of(args), overlap=args.overlap,
                                block_seconds=args.block_seconds, wiener_iterations=args.wiener_iterations)
     if args.model is None:
         print(f"cunet separate: note: {EMBEDDED_MODEL_NOTE}", file=sys.stderr)
-    instruments = args.instrument or separator.instruments
-    names = output_names(separator, instruments, args.residual)
-    plan = plan_outputs(files, names, args.out_dir, args.format, args.overwrite, args.skip_existing)
-    skipped = [f for f in files if f not in plan]
-    files = [f for f in files if f in plan]
-    if skipped:
-        print(f"skipping {len(skipped)} input(s) already separated in {args.out_dir}")
-    check_inputs(files, backend)  # every input is checked before anything is written
-    check_out_dir(args.out_dir)
 
-    for f in files:
-        written = separator.separate_file(f, args.out_dir, instruments, residual=args.residual, wiener=args.wiener,
-                                          fmt=args.format, overwrite=args.overwrite, backend=backend)
-        info = sf.info(str(next(iter(written.values()))))
-        folder = next(iter(written.values())).parent
-        print(f"{f} -> {folder}/ ({', '.join(p.name for p in written.values())}; "
-              f"{info.samplerate} Hz, {info.channels} ch, {info.frames / info.samplerate:.1f} s; {separator.runtime})")
+    def report(path, written: dict) -> None:
+        if not written:
+            print(f"skipping {path}: already separated in {args.out_dir}")
+            return
+        print(f"{path} -> {', '.join(str(p) for p in written.values())} ({separator.runtime})")
+
+    separate_files(separator, args.inputs, args.out_dir, args.instrument, residual=args.residual,
+                   wiener=args.wiener, output=output, filename=args.filename, overwrite=args.overwrite,
+                   skip_existing=args.skip_existing, backend=args.audio_backend, on_file=report)
     return 0

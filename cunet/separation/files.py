@@ -1,27 +1,97 @@
-"""Separation of audio files: inputs found, outputs planned and checked, results streamed to disk.
+"""Separation of audio files: one flow from a command's inputs to the written stems.
 
-Every input is checked (decodable, finite) and every output planned (no collisions, no input
-overwritten, no existing file replaced unless asked) before anything is written; outputs are
-written block by block, atomically (`cunet.audio.writing.AudioWriter`), so memory stays bounded
-by the separator's block size whatever the file's length.
+`separate_files` is what `cunet separate` and `Separator.separate_file` (hence `cunet serve`)
+run: the inputs collected, the instrument specs parsed once, the outputs planned
+(`cunet.separation.outputs`), every input probed once and checked, all before anything is
+written; then each input is streamed block by block into its outputs (`_separate_input`), so
+memory stays bounded by the separator's block size whatever the file's length.
+
+Outputs are written atomically (`cunet.audio.writing.AudioWriter`) and published without
+replacing a file that appeared meanwhile (unless `overwrite`); separated audio that is not
+finite is an error, never a file; an input's folders are created with its first output and
+removed again when it fails. OS errors (disk full, permission denied, read-only) become one
+`CunetError` naming the path and the cause.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from cunet.audio.formats import AudioError, input_name, is_audio_file, output_format
-from cunet.audio.reading import AudioSource, SoundFileSource, open_audio, probe_audio, resolve_backend
+from cunet.audio.formats import AudioError, OutputFormat, check_writable, is_audio_file
+from cunet.audio.reading import (
+    SoundFileSource,
+    open_audio,
+    probe_audio,
+    resolve_backend,
+)
 from cunet.audio.writing import AudioWriter
 from cunet.errors import CunetError
+from cunet.fileio import make_folders, remove_empty_folders
 from cunet.separation.instruments import RESIDUAL
+from cunet.separation.outputs import DEFAULT_FILENAME, check_filename, plan_outputs
+
+Progress = bool | Callable[[float], None]
+
+
+@dataclass
+class CheckedInput:
+    """An input ready to separate: `probe` (rate, channels, frames or None: ffmpeg decodes it)
+    and `outputs` {name: path} still to write."""
+
+    path: Path
+    probe: tuple
+    outputs: dict
+
+
+def separate_files(separator, inputs: Sequence, out_dir, instruments: Sequence[str] | None = None,
+                   residual: bool = False, wiener: bool = False, output: OutputFormat | None = None,
+                   filename: str = DEFAULT_FILENAME, overwrite: bool = False, skip_existing: bool = False,
+                   backend: str = "auto", progress: Progress = True,
+                   on_file: Callable[[Path, dict], None] | None = None) -> dict:
+    """Separate audio files (or folders of them) into `out_dir`, as `cunet separate` does.
+
+    `instruments` None: every instrument of the model; `output` how stems are written (wav
+    32-bit float by default); `filename` where (`cunet.separation.outputs`); `progress`
+    True/False (a tqdm bar on stderr) or `progress(done_fraction)` called as blocks are
+    written; `on_file(input, {name: path})` after each input ({} for one whose outputs all
+    exist, with `skip_existing`). Returns {input: {name: written path}}.
+    """
+    output = output or OutputFormat()
+    check_filename(filename)
+    backend = resolve_backend(backend)
+    files = collect_inputs(inputs, out_dir)
+    specs = separator.parse_instruments(separator.instruments if instruments is None else instruments)
+    names = [s.text for s in specs] + ([RESIDUAL] if residual else [])
+    plan = plan_outputs(files, names, out_dir, filename, output.name, overwrite, skip_existing)
+    checked = [check_input(f, plan[f], backend, output) if plan[f] else None for f in files]
+    check_out_dir(out_dir)
+    written = {}
+    for f, item in zip(files, checked):
+        written[f] = {} if item is None else _separate_input(
+            separator, item, specs, residual, wiener, output, overwrite, backend, progress)
+        if on_file is not None:
+            on_file(f, written[f])
+    return written
+
+
+def separate_file(separator, path, out_dir, instruments: Sequence[str] | None = None, residual: bool = False,
+                  wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
+                  progress: Progress = True, **options) -> dict:
+    """One file through `separate_files`; `options`: its `filename`, `skip_existing`, and
+    `wav_bits`/`bitrate` of the output format. Returns {name: written path}."""
+    path = Path(path)
+    if not path.is_file():
+        raise CunetError(f"input not found: {path}" if not path.exists() else f"input is not a file: {path}")
+    output = OutputFormat(fmt, options.pop("wav_bits", 32), options.pop("bitrate", None))
+    return separate_files(separator, [path], out_dir, instruments, residual, wiener, output, overwrite=overwrite,
+                          backend=backend, progress=progress, **options)[path]
 
 
 def collect_inputs(inputs, out_dir=None) -> list[Path]:
@@ -33,62 +103,35 @@ def collect_inputs(inputs, out_dir=None) -> list[Path]:
     files = []
     for text in inputs:
         path = Path(text)
-        if not path.exists():
-            raise CunetError(f"input not found: {path}")
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if is_audio_file(p) and not (skip and p.resolve().is_relative_to(skip))
+        try:
+            if not path.exists():
+                raise CunetError(f"input not found: {path}")
+            found = [path] if not path.is_dir() else sorted(
+                p for p in path.rglob("*") if is_audio_file(p) and not (skip and p.resolve().is_relative_to(skip))
             )
-            if not found:
-                raise CunetError(f"no audio files in folder {path}")
-            files.extend(found)
-        else:
-            files.append(path)
+        except OSError as exc:
+            raise CunetError(f"cannot read input {exc.filename or path}: {exc.strerror or exc}") from None
+        if not found:
+            raise CunetError(f"no audio files in folder {path}")
+        files.extend(found)
     return files
 
 
-def output_names(separator, instruments: Sequence[str], residual: bool = False) -> list[str]:
-    """The outputs a separation writes: the specs as written, then "residual" if asked for."""
-    return [s.text for s in separator.parse_instruments(instruments)] + ([RESIDUAL] if residual else [])
-
-
-def plan_outputs(files, names, out_dir, fmt, overwrite, skip_existing=False) -> dict:
-    """{input file: {name: output path}}; refuses collisions, inputs as outputs and existing files.
-
-    With `skip_existing`, inputs whose outputs all exist are left out of the plan.
-    """
-    out_dir = Path(out_dir)
-    inputs = {f.resolve() for f in files}
-    plan, seen = {}, {}
-    for f in files:
-        folder = input_name(f)
-        if folder in seen and seen[folder] != f.resolve():
-            raise CunetError(f"two inputs would write to the same folder {out_dir / folder}: {seen[folder]} and {f}")
-        seen[folder] = f.resolve()
-        plan[f] = {name: out_dir / folder / f"{name}.{fmt}" for name in names}
-    if skip_existing:
-        plan = {f: outputs for f, outputs in plan.items() if not all(p.exists() for p in outputs.values())}
-    for outputs in plan.values():
-        for path in outputs.values():
-            if path.resolve() in inputs:
-                raise CunetError(f"output {path} is one of the inputs; choose another --out-dir")
-            if path.exists() and not overwrite:
-                raise CunetError(f"output exists: {path} (use --overwrite to replace it)")
-    return plan
-
-
-def check_inputs(files, backend: str = "soundfile") -> None:
-    """Every input decodable and free of NaN/Inf, or an `AudioError` naming it."""
-    for path in files:
-        probe_audio(path)
-        with open_audio(path, backend) as source:
+def check_input(path: Path, outputs: dict, backend: str, output: OutputFormat) -> CheckedInput:
+    """Probe `path` (decodable, not truncated, not empty), check the output format holds it,
+    and scan float files for NaN/Inf; raises `AudioError` naming it. Inputs that ffmpeg
+    decodes are checked for NaN/Inf as they are decoded (nothing of theirs is then written)."""
+    probe = probe_audio(path)
+    check_writable(output.name, path, probe[0], probe[1])
+    if probe[2] is not None and backend == "soundfile":
+        with open_audio(path, backend, probe=probe) as source:
             _check_finite(path, source)
+    return CheckedInput(Path(path), probe, outputs)
 
 
-def _check_finite(path, source: AudioSource) -> None:
+def _check_finite(path, source: SoundFileSource) -> None:
     """Float files can hold NaN/Inf: scan them before anything is written."""
-    if isinstance(source, SoundFileSource) and source.file.subtype not in ("FLOAT", "DOUBLE"):
+    if source.file.subtype not in ("FLOAT", "DOUBLE"):
         return  # integer PCM and lossy codecs read by libsndfile cannot hold NaN or Inf
     step = 1 << 20
     for start in range(0, source.frames, step):
@@ -97,28 +140,56 @@ def _check_finite(path, source: AudioSource) -> None:
 
 
 def check_out_dir(out_dir) -> None:
-    """Create `out_dir` and make sure files can be written in it, or a `CunetError`."""
+    """`out_dir`, or the folder it would be created in, is a folder this process may write
+    in, or a `CunetError`. Nothing is created: folders appear with the first output."""
     out_dir = Path(out_dir)
+    existing = out_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CunetError(f"cannot write to output folder {out_dir}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CunetError(f"cannot write to output folder {out_dir}: permission denied on {existing}")
+
+
+def _separate_input(separator, item: CheckedInput, specs, residual: bool, wiener: bool, output: OutputFormat,
+                    overwrite: bool, backend: str, progress: Progress) -> dict:
+    """Stream one checked input into its outputs; on failure nothing of it is left (no
+    partial file, no folder it created); errors become one `CunetError` line."""
+    created = []
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".cunet-write-test-", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise CunetError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from None
+        for folder in sorted({p.parent for p in item.outputs.values()}):
+            created += make_folders(folder)
+        stream_to_files(separator, item.path, item.outputs, specs, residual, wiener, output, progress, backend,
+                        replace=overwrite, probe=item.probe)
+    except BaseException as exc:
+        remove_empty_folders(created)
+        if isinstance(exc, FileExistsError):
+            raise CunetError(f"output exists: {exc.filename} (another run wrote it meanwhile; "
+                             "use --overwrite to replace it)") from None
+        if isinstance(exc, OSError):
+            raise CunetError(f"cannot write {exc.filename or item.path}: {exc.strerror or exc}") from None
+        if isinstance(exc, CunetError) and str(item.path) not in str(exc):
+            raise CunetError(f"{item.path}: {exc}") from None
+        raise
+    return item.outputs
 
 
-def stream_to_files(separator, path, outputs: dict, instruments, residual=False, wiener=False, fmt="wav",
-                    progress=True, backend="soundfile") -> AudioSource:
-    """Decode `path`, separate block by block and write {name: output path} atomically.
+def stream_to_files(separator, path, outputs: dict, instruments, residual=False, wiener=False,
+                    fmt: str | OutputFormat = "wav", progress: Progress = True, backend="soundfile",
+                    replace: bool = True, probe: tuple | None = None):
+    """Decode `path`, separate `instruments` block by block and write the {name: output path}
+    asked for atomically (other names are computed, e.g. for the residual, not written).
 
-    No checks: callers plan and check first. Returns the `AudioSource` that was read.
+    No checks of the plan: callers plan and check first. Returns the `AudioSource` read.
     """
     from tqdm import tqdm
 
-    with open_audio(path, backend) as source, ExitStack() as stack:
+    output = fmt if isinstance(fmt, OutputFormat) else OutputFormat(fmt)
+    with open_audio(path, backend, probe=probe) as source, ExitStack() as stack:
         writers = {
-            name: stack.enter_context(AudioWriter(out, source.rate, source.channels, fmt))
+            name: stack.enter_context(AudioWriter(out, source.rate, source.channels, output.name, replace=replace,
+                                                  wav_bits=output.wav_bits, bitrate=output.bitrate))
             for name, out in outputs.items()
         }
         report = callable(progress)
@@ -128,8 +199,11 @@ def stream_to_files(separator, path, outputs: dict, instruments, residual=False,
         )
         written = 0
         for _, blocks in separator.iter_separate(source, instruments, residual, wiener):
-            for name, block in blocks.items():
-                writers[name].write(block)
+            for name, writer in writers.items():
+                if not np.all(np.isfinite(blocks[name])):
+                    raise CunetError(f"{path}: the {separator.runtime} runtime produced NaN or Inf samples "
+                                     f"for {name!r}; nothing was written for this input")
+                writer.write(blocks[name])
             count = len(next(iter(blocks.values())))
             written += count
             bar.update(count)
@@ -138,26 +212,3 @@ def stream_to_files(separator, path, outputs: dict, instruments, residual=False,
         if written != source.frames:
             raise CunetError(f"{path}: internal error: wrote {written} of {source.frames} samples")
     return source
-
-
-def separate_file(separator, path, out_dir, instruments: Optional[Sequence[str]] = None, residual: bool = False,
-                  wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
-                  progress: Union[bool, Callable[[float], None]] = True) -> dict:
-    """Separate one audio file into `out_dir/<song>/<name>.<fmt>`, as `cunet separate` does.
-
-    `instruments` None: every instrument the model separates. The input is checked and the
-    outputs planned before anything is written; existing outputs are refused unless
-    `overwrite`. `progress`: True/False (a tqdm bar on stderr) or a callable
-    `progress(done_fraction)` called as blocks are written. Returns {name: written path}.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CunetError(f"input not found: {path}" if not path.exists() else f"input is not a file: {path}")
-    output_format(fmt)
-    backend = resolve_backend(backend)
-    wanted = separator.instruments if instruments is None else instruments
-    outputs = plan_outputs([path], output_names(separator, wanted, residual), out_dir, fmt, overwrite)[path]
-    check_inputs([path], backend)
-    check_out_dir(out_dir)
-    stream_to_files(separator, path, outputs, wanted, residual, wiener, fmt, progress, backend)
-    return outputs

@@ -2,7 +2,7 @@
 
 A spec is one or more terms joined by `+`; a term is an instrument name with an optional
 `=weight`. It maps to one condition vector over the model's instruments (in config order):
-`vocals+drums` -> vocals=1, drums=1; `vocals=0.5` -> vocals=0.5.
+`vocals+drums` -> vocals=1, drums=1; `vocals=0.5` -> vocals=0.5. Weights are 0 to `MAX_WEIGHT`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import numpy as np
 from cunet.errors import CunetError
 
 RESIDUAL = "residual"  # the output name of the mixture minus the estimates
+# Weights a spec may give. Models are trained on conditions of 0s and 1s; larger weights
+# extrapolate (a louder estimate) and every runtime stays finite up to this bound.
+MAX_WEIGHT = 10.0
 
 
 class InstrumentError(CunetError):
@@ -59,8 +62,8 @@ def parse_spec(text: str, instruments) -> InstrumentSpec:
                 weight = float(value)
             except ValueError:
                 raise InstrumentError(f"weight of {name!r} in {text!r} is not a number: {value!r}") from None
-            if not np.isfinite(weight) or weight < 0:
-                raise InstrumentError(f"weight of {name!r} in {text!r} must be finite and >= 0, got {value}")
+            if not (np.isfinite(weight) and 0 <= weight <= MAX_WEIGHT):
+                raise InstrumentError(f"weight of {name!r} in {text!r} must be 0 to {MAX_WEIGHT:g}, got {value}")
         weights[name] = weight
     return InstrumentSpec(cleaned, weights)
 
@@ -72,10 +75,11 @@ def model_instruments(config) -> list:
 
 def parse_instruments(texts, config) -> list[InstrumentSpec]:
     """Parse and check specs against the model `config` describes; raises `CunetError`
-    naming the problem (unknown, repeated, or not separable by a dedicated U-Net)."""
+    naming the problem (unknown, repeated, or not separable by a dedicated U-Net). Specs
+    already parsed (`InstrumentSpec`) are checked, not parsed again."""
     if isinstance(texts, str):
         texts = [texts]
-    specs = [parse_spec(text, config.instruments) for text in texts]
+    specs = [text if isinstance(text, InstrumentSpec) else parse_spec(text, config.instruments) for text in texts]
     if not specs:
         raise CunetError(f"no instrument requested (valid instruments: {', '.join(model_instruments(config))})")
     names = [s.text for s in specs]

@@ -26,29 +26,40 @@ _RELEASE_FRAMES = round(0.1 / _DT)
 
 
 def _unit_frames(
-    units: Sequence[Sequence[Note]], looseness: float, rng: np.random.Generator
+    units: Sequence[Sequence[Note]],
+    syllables: Sequence[Syllable],
+    looseness: float,
+    rng: np.random.Generator,
 ):
-    """Start and end frame of each syllable: (units,) int arrays, the starts off the beat by up
-    to 2 * `looseness` seconds but never before the previous syllable's end."""
-    starts, ends = [], []
-    for unit in units:
+    """Start, beat and end frame of each syllable: (units,) int arrays. The beat (where the
+    vowel starts) is off the written onset by up to 2 * `looseness` seconds; the unvoiced
+    consonants before the vowel (at most 120 ms) come before the beat, taken from the rest or
+    from the end of the previous syllable (which keeps at least 60% of its length)."""
+    starts, beats, ends = [], [], []
+    for unit, syllable in zip(units, syllables):
         end = round(unit[-1].end / _DT)
         jitter = float(np.clip(rng.standard_normal(), -2, 2)) * looseness / _DT
-        start = round(unit[0].start / _DT + jitter)
-        start = min(max(start, ends[-1] if ends else 0), end - 2)
+        beat = round(unit[0].start / _DT + jitter)
+        earliest = 0
+        if ends:
+            earliest = starts[-1] + (ends[-1] - starts[-1]) * 6 // 10
+        start = min(max(beat - min(syllable.voiced_start, 24), earliest), end - 2)
+        if ends and start < ends[-1]:
+            ends[-1] = start
         starts.append(start)
+        beats.append(min(max(beat, start), end - 1))
         ends.append(end)
-    return np.array(starts), np.array(ends)
+    return np.array(starts), np.array(beats), np.array(ends)
 
 
-def _note_frames(units: Sequence[Sequence[Note]], starts: np.ndarray):
+def _note_frames(units: Sequence[Sequence[Note]], beats: np.ndarray):
     """Onset frame, end frame and pitch of every note: (notes,) arrays, the first note of each
-    syllable starting with the syllable."""
+    syllable starting on the syllable's beat."""
     onsets, ends, pitches = [], [], []
-    for unit, start in zip(units, starts):
+    for unit, beat in zip(units, beats):
         for k, note in enumerate(unit):
             onsets.append(
-                int(start) if k == 0 else max(round(note.start / _DT), onsets[-1] + 1)
+                int(beat) if k == 0 else max(round(note.start / _DT), onsets[-1] + 1)
             )
             ends.append(max(round(note.end / _DT), onsets[-1] + 1))
             pitches.append(note.pitch)
@@ -93,12 +104,25 @@ def _place_syllable(
     voiced[rows] = (nearest >= syllable.voiced_start) & (nearest < syllable.voiced_end)
 
 
+def _place_breath(
+    log_sp, rows: slice, syllables: Sequence[Syllable], level_db: float
+) -> None:
+    """An in-breath over `rows`: noise shaped by the singer's mean vowel envelope, swelling and
+    fading over its length, `level_db` below the sung vowels."""
+    core = np.mean(
+        [s.log_sp[s.voiced_start : s.voiced_end].mean(axis=0) for s in syllables], 0
+    )
+    length = rows.stop - rows.start
+    rise_fall = np.sin(np.pi * (np.arange(length) + 0.5) / length)
+    log_sp[rows] = core + level_db / 10 * np.log(10) + 2 * np.log(rise_fall)[:, None]
+
+
 def render_phrase(
     units, syllables: Sequence[Syllable], voice: VoiceSpec, rest: float, rng
 ):
     """One phrase at WORLD_RATE: (first frame index, audio), the audio starting at that frame."""
     pyworld = import_pyworld()
-    starts, ends = _unit_frames(units, voice.looseness, rng)
+    starts, beats, ends = _unit_frames(units, syllables, voice.looseness, rng)
     breath, lead = _breath_frames(rest, voice, rng)
     breath = min(breath, max(0, int(starts[0]) - lead - 2))
     first = max(0, int(starts[0]) - breath - lead - 2)
@@ -113,20 +137,12 @@ def render_phrase(
             log_sp, ap, voiced, slice(start - first, end - first), syllable, velocity
         )
     if breath:
-        core = np.mean(
-            [s.log_sp[s.voiced_start : s.voiced_end].mean(axis=0) for s in syllables],
-            axis=0,
-        )
-        rise_fall = np.sin(np.pi * (np.arange(breath) + 0.5) / breath)
-        level = voice.breath_level_db / 10 * np.log(10) + 2 * np.log(rise_fall)[:, None]
-        rows = slice(
-            int(starts[0]) - lead - breath - first, int(starts[0]) - lead - first
-        )
-        log_sp[rows] = core + level[: rows.stop - rows.start]
+        rows = slice(starts[0] - lead - breath - first, starts[0] - lead - first)
+        _place_breath(log_sp, rows, syllables, voice.breath_level_db)
     log_sp = _warp(log_sp, voice.formant_shift)
     ramp = np.clip(np.linspace(0, WORLD_RATE / 2, bins) / 4000, 0.2, 1.0)
     ap = np.clip(ap + (1 - ap) * voice.breathiness * ramp, 0.0, 1.0)
-    onsets, note_ends, pitches = _note_frames(units, starts)
+    onsets, note_ends, pitches = _note_frames(units, beats)
     contour = pitch_contour(
         onsets - first, note_ends - first, pitches, total, _DT, voice.intonation, rng
     )

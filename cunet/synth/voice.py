@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -178,6 +178,46 @@ def syllable_units(
         units.append(list(phrase[i : i + size]))
         i += size
     return units
+
+
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+
+
+def in_range(notes: Sequence[Note], voice: VoiceSpec) -> list[Note]:
+    """`notes` moved by whole octaves to fit `voice.low`..`voice.high` best (fewest notes outside,
+    then the median nearest the middle of the range)."""
+    if not notes:
+        return []
+    pitches = np.array([n.pitch for n in notes])
+    middle = (voice.low + voice.high) / 2
+
+    def misfit(octaves: int) -> tuple[int, float]:
+        moved = pitches + 12 * octaves
+        outside = int(np.sum((moved < voice.low) | (moved > voice.high)))
+        return outside, abs(float(np.median(moved)) - middle)
+
+    best = min(range(-4, 5), key=misfit)
+    return [replace(n, pitch=int(np.clip(n.pitch + 12 * best, 0, 127))) for n in notes]
+
+
+def harmony(notes: Sequence[Note], steps: int) -> list[Note]:
+    """A harmony part for the melody `notes`: each note moved `steps` degrees along the major
+    scale (or its relative minor) that fits the melody best: 2 a third above, -2 a third below,
+    -5 a sixth below. A note outside the scale keeps its distance to the scale note below it."""
+    line = melody(notes)
+    weights = np.zeros(12)
+    for note in line:
+        weights[note.pitch % 12] += note.duration
+    fits = [sum(weights[(tonic + d) % 12] for d in _MAJOR_SCALE) for tonic in range(12)]
+    tonic = int(np.argmax(fits))
+    scale = np.array([p for p in range(128) if (p - tonic) % 12 in _MAJOR_SCALE])
+    moved = []
+    for note in line:
+        below = max(0, int(np.searchsorted(scale, note.pitch, side="right")) - 1)
+        target = int(scale[int(np.clip(below + steps, 0, len(scale) - 1))])
+        pitch = target + note.pitch - int(scale[below])
+        moved.append(replace(note, pitch=min(max(pitch, 0), 127)))
+    return moved
 
 
 def sing(notes: Sequence[Note], rate: int, voice: VoiceSpec, seed: int) -> np.ndarray:

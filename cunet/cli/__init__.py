@@ -22,7 +22,7 @@ from cunet import __version__
 from cunet.errors import CunetError
 from cunet.training.backends import select_keras_backend
 
-COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo", "export", "serve")
+COMMANDS = ("separate", "train", "prepare", "evaluate", "inspect", "info", "demo", "export", "serve", "synth")
 
 
 def _command_module(name: str):

@@ -1,0 +1,83 @@
+"""Seeded production effects with pedalboard: a short chain per stem, and per part where the
+instrument calls for it (distortion on guitars, chorus on electric pianos and pads).
+
+A chain is a list of {"effect": pedalboard class name, parameters...} dicts, recorded in the
+track's JSON; `apply` rebuilds it. Effects shape each stem before the linear mix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cunet.synth.song import Part
+
+_GUITARS = range(24, 32)
+_CHORUSED = {4, 5, 16, 17, 18, 19} | set(range(88, 96))
+
+
+def _db(rng: np.random.Generator, low: float, high: float) -> float:
+    return round(float(rng.uniform(low, high)), 2)
+
+
+def _reverb(rng: np.random.Generator, wet: tuple[float, float], room: tuple[float, float]) -> dict:
+    return {"effect": "Reverb", "room_size": _db(rng, *room), "damping": _db(rng, 0.3, 0.7),
+            "wet_level": _db(rng, *wet), "dry_level": 1.0, "width": _db(rng, 0.7, 1.0)}
+
+
+def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
+    """Seeded effect settings for one stem: EQ/filter, compression, then space (delay, reverb)."""
+    chain: list[dict] = []
+    if stem == "vocals":
+        chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 80, 160)})
+        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -22, -12), "ratio": _db(rng, 2, 5),
+                      "attack_ms": _db(rng, 2, 10), "release_ms": _db(rng, 60, 200)})
+        if rng.random() < 0.4:
+            chain.append({"effect": "Delay", "delay_seconds": _db(rng, 0.18, 0.45), "feedback": _db(rng, 0.15, 0.4),
+                          "mix": _db(rng, 0.08, 0.2)})
+        chain.append(_reverb(rng, (0.12, 0.32), (0.35, 0.8)))
+    elif stem == "drums":
+        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -18, -8), "ratio": _db(rng, 2, 4),
+                      "attack_ms": _db(rng, 5, 20), "release_ms": _db(rng, 50, 150)})
+        if rng.random() < 0.5:
+            chain.append({"effect": "LowShelfFilter", "cutoff_frequency_hz": 100.0, "gain_db": _db(rng, -2, 4)})
+        chain.append(_reverb(rng, (0.04, 0.16), (0.15, 0.5)))
+    elif stem == "bass":
+        if rng.random() < 0.5:
+            chain.append({"effect": "LowpassFilter", "cutoff_frequency_hz": _db(rng, 1500, 5000)})
+        if rng.random() < 0.12:
+            chain.append({"effect": "Distortion", "drive_db": _db(rng, 4, 12)})
+        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -20, -10), "ratio": _db(rng, 3, 6),
+                      "attack_ms": _db(rng, 5, 25), "release_ms": _db(rng, 80, 200)})
+    else:
+        if rng.random() < 0.5:
+            chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 60, 200)})
+        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -20, -10), "ratio": _db(rng, 1.5, 3),
+                      "attack_ms": _db(rng, 5, 30), "release_ms": _db(rng, 80, 250)})
+        chain.append(_reverb(rng, (0.08, 0.28), (0.3, 0.85)))
+    return chain
+
+
+def part_chain(part: Part, rng: np.random.Generator) -> list[dict]:
+    """Effects of one part before it joins its stem: distortion on guitars, chorus on keys and pads."""
+    chain: list[dict] = []
+    if part.drums:
+        return chain
+    if part.program in _GUITARS and (part.program in (29, 30) or rng.random() < 0.35):
+        chain.append({"effect": "Distortion", "drive_db": _db(rng, 8, 26)})
+        chain.append({"effect": "LowpassFilter", "cutoff_frequency_hz": _db(rng, 3500, 7000)})
+    if part.program in _CHORUSED and rng.random() < 0.5:
+        chain.append({"effect": "Chorus", "rate_hz": _db(rng, 0.4, 2.0), "depth": _db(rng, 0.15, 0.4),
+                      "mix": _db(rng, 0.25, 0.5), "centre_delay_ms": 7.0, "feedback": 0.0})
+    return chain
+
+
+def apply(chain: list[dict], audio: np.ndarray, rate: int) -> np.ndarray:
+    """`audio` (samples, channels) float32 through `chain`; (samples, channels) float32."""
+    if not chain or not audio.any():
+        return audio
+    import pedalboard
+
+    board = pedalboard.Pedalboard(
+        [getattr(pedalboard, step["effect"])(**{k: v for k, v in step.items() if k != "effect"}) for step in chain]
+    )
+    processed = board(np.ascontiguousarray(audio.T), rate, reset=True)
+    return np.ascontiguousarray(processed.T, dtype=np.float32)

@@ -1,0 +1,29 @@
+"""32-bit float wav files written byte for byte the same for the same samples.
+
+libsndfile stamps float wavs with a PEAK chunk holding the time of writing, so the same track
+rendered twice would differ in its bytes; this writer emits only the fmt, fact and data chunks."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+_IEEE_FLOAT = 3
+
+
+def write_float_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    """Write `audio` (samples, channels) as little-endian 32-bit float wav to `path`."""
+    data = np.ascontiguousarray(audio, dtype="<f4")
+    frames, channels = data.shape
+    size = data.nbytes
+    header = b"".join([
+        b"RIFF", struct.pack("<I", 4 + 26 + 12 + 8 + size), b"WAVE",
+        b"fmt ", struct.pack("<IHHIIHHH", 18, _IEEE_FLOAT, channels, rate, rate * 4 * channels, 4 * channels, 32, 0),
+        b"fact", struct.pack("<II", 4, frames),
+        b"data", struct.pack("<I", size),
+    ])
+    with open(path, "wb") as f:
+        f.write(header)
+        f.write(data.tobytes())

@@ -149,7 +149,8 @@ def check_out_dir(out_dir) -> None:
     if not existing.is_dir():
         raise CunetError(f"cannot write to output folder {out_dir}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise CunetError(f"cannot write to output folder {out_dir}: permission denied on {existing}")
+        cause = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
+        raise CunetError(f"cannot write to output folder {out_dir}: {cause} ({existing})")
 
 
 def _separate_input(separator, item: CheckedInput, specs, residual: bool, wiener: bool, output: OutputFormat,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from cunet.errors import CunetError
+from cunet.fileio import atomic_write_text
 
 DEFAULT_CONFIG = "cunet-simple-dense"
 
@@ -302,8 +303,6 @@ def load_config(name_or_path: Union[str, Path] = DEFAULT_CONFIG) -> Config:
 def save_config(config: Config, path: Union[str, Path]) -> None:
     """Write `config` as YAML (atomically) so that `load_config(path)` rebuilds it."""
     import yaml
-
-    from cunet.fileio import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 

@@ -32,7 +32,7 @@ class ModelFileError(CunetError):
 def save_model(model, config: Config, path: Union[str, Path]) -> Path:
     """Write `model` with `config` embedded to `path` (a `.keras` file), atomically, in stock
     Keras layers."""
-    from cunet.kernels.switch import stock_model
+    from cunet.model.parts import stock_model  # Keras: not on the LiteRT path, which reads configs here
 
     path = Path(path)
     if path.suffix != ".keras":
@@ -91,6 +91,7 @@ def count_parameters(path: Union[str, Path]) -> int:
 def load_model(path: Union[str, Path], compile: bool = False):
     """Load `(model, config)` from a cunet `.keras` file with Keras' safe mode on; the model
     is a `cunet.model.unet.UNet`."""
+    # Keras here, not at the top: the LiteRT path reads configs from this module
     import keras
 
     import cunet.model.serializables  # noqa: F401  (every class a cunet file may name)

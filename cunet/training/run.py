@@ -23,8 +23,19 @@ from pathlib import Path
 from typing import Optional, Union
 
 from cunet.config import Config
-from cunet.training import TrainingError
+from cunet.kernels.switch import load_weights_either_form, use_cpu_kernels
+from cunet.model.parts import other_form
+from cunet.model.unet import build_model
+from cunet.training import TrainingError, data
 from cunet.training.backends import keras_backend, mixed_policy, run_strategy  # noqa: F401 (public here too)
+from cunet.training.cache import open_cache
+from cunet.training.callbacks import (
+    ModelCheckpoints,
+    ReplicaStatisticsSync,
+    RunState,
+    TimeLimit,
+    export_best_tflite,
+)
 from cunet.training.distribute import (  # noqa: F401  (STRATEGIES, select_strategy: public here too)
     STRATEGIES,
     keras_trainer_module,
@@ -46,6 +57,7 @@ from cunet.training.rundir import (  # noqa: F401  (file names: public here too)
     read_resume_state,
     trim_csv,
 )
+from cunet.training.step import waveform_model
 
 
 @dataclass(frozen=True)
@@ -80,10 +92,6 @@ def training_model(config: Config, run_dir: Union[str, Path], state: Optional[di
     fresh, or restored from a resume `state` (weights, optimizer variables and learning
     rate). Call it in the strategy's scope. On a CPU the model is in the CPU forms of
     `cunet.kernels.switch` (saved files are stock all the same)."""
-    from cunet.kernels.switch import load_weights_either_form, other_form, use_cpu_kernels
-    from cunet.model.unet import build_model
-    from cunet.training.step import waveform_model
-
     model = use_cpu_kernels(build_model(config, compile=False))
     # Keras runs a JAX step uncompiled when jit_compile is False: always compile there
     trainer = waveform_model(model, config, jit_compile=bool(jit) or keras_backend() == "jax")
@@ -116,8 +124,6 @@ def train(
     the run after the last epoch that fits in that wall time (resumable, not finished).
     `mixed_precision`: False, True / "auto", "bfloat16" or "float16" (`mixed_policy`).
     """
-    from cunet.training.callbacks import export_best_tflite
-
     _check_schedule(config)
     cache = _training_cache(config, cache_dir)
     has_valid = bool(cache.split("valid"))
@@ -158,8 +164,6 @@ def train(
 
 
 def _training_cache(config: Config, cache_dir):
-    from cunet.training.cache import open_cache
-
     cache = open_cache(cache_dir, config)
     if not cache.split("train"):
         raise TrainingError(f"the cache in {cache.root} has no training tracks")
@@ -213,8 +217,6 @@ class _Run:
         """(training, validation or None) datasets of this worker's share of the global batch."""
         import tensorflow as tf
 
-        from cunet.training import data
-
         if keras_backend() != "tensorflow":  # TensorFlow only feeds: the accelerator is the backend's
             tf.config.set_visible_devices([], "GPU")
         t = self.config.training
@@ -237,8 +239,6 @@ class _Run:
     def callbacks(self, model, tensorboard: bool, time_limit_s: Optional[float]) -> dict:
         """The run's callbacks by role; "all" lists them in the order `fit` calls them."""
         import keras
-
-        from cunet.training.callbacks import ModelCheckpoints, ReplicaStatisticsSync, RunState, TimeLimit
 
         t = self.config.training
         monitor = "val_loss" if self.has_valid else "loss"

@@ -15,7 +15,9 @@ import pytest
 import soundfile as sf
 from serve_fixtures import EXAMPLE, running_server
 
+from cunet.audio.reading import probe_audio
 from cunet.cli import main
+from cunet.errors import CunetError
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -72,11 +74,33 @@ def test_page_separates_plays_mixes_and_downloads(tmp_path, separator):
             _check_page(driver, separator)
             _check_downloads(driver, downloads, tmp_path, separator)
             if os.environ.get("CUNET_SCREENSHOT"):
-                driver.execute_script("seek(4.5)")  # the playhead mid-song in the picture
-                driver.save_screenshot(os.environ["CUNET_SCREENSHOT"])
+                _screenshot(driver, os.environ["CUNET_SCREENSHOT"])
             assert driver.find_element("id", "error").get_attribute("hidden") is not None
+            _check_bad_upload(driver, tmp_path)
     finally:
         driver.quit()
+
+
+def _check_bad_upload(driver, tmp_path):
+    """An empty file: the page shows the CLI's one-line message for it."""
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(CunetError) as caught:
+        probe_audio(empty)
+    driver.find_element("id", "file").send_keys(str(empty))
+    driver.find_element("id", "separate").click()
+    shown = _wait(lambda: driver.find_element("id", "error").text, 10, "the error message")
+    assert shown == str(caught.value).replace(str(empty), "empty.wav")
+
+
+def _screenshot(driver, path: str) -> None:
+    """The whole page, the playhead mid-song, vocals muted (docs/serve-page.png)."""
+    driver.execute_script("seek(4.5)")
+    chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1240, height + chrome)
+    time.sleep(0.5)
+    driver.save_screenshot(path)
 
 
 def _check_page(driver, separator):

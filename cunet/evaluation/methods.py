@@ -17,7 +17,9 @@ from cunet.audio.spectral import input_stft_settings
 from cunet.config import AudioConfig, load_config
 from cunet.evaluation import EvaluationError
 from cunet.evaluation.baselines import IRM, MIXTURE, ideal_ratio_mask_estimates, mixture_estimates
+from cunet.model.files import count_parameters
 from cunet.musdb import STEMS, TrackAudio
+from cunet.separation.separator import Separator
 
 DEFAULT_TARGETS = STEMS
 
@@ -119,8 +121,6 @@ def file_digest(path: Path) -> str:
 
 
 def _load_separator(path: Path, runtime: str):
-    from cunet.separation.separator import Separator
-
     if not Path(path).is_file():
         raise EvaluationError(f"model file not found: {path}")
     if Path(path).suffix == ".tflite":
@@ -149,8 +149,6 @@ def method_name_for(path: Path) -> str:
 def model_method(path, targets: Sequence[str], name: Optional[str] = None, runtime: str = "auto") -> Method:
     """A saved C-U-Net (or any cunet model) that separates every target through `Separator`,
     on `runtime` ("auto", "litert" or "tensorflow", as `cunet separate --runtime`)."""
-    from cunet.model.files import count_parameters
-
     path = Path(path)
     separator = _load_separator(path, runtime)
     missing = [t for t in targets if t not in separator.instruments]
@@ -180,8 +178,6 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
                      runtime: Union[str, Mapping[str, str]] = "auto") -> Method:
     """Dedicated U-Nets, one per target, assembled into one method (parameters summed), each
     on `runtime` as in `model_method` (one for all, or {target: runtime})."""
-    from cunet.model.files import count_parameters
-
     missing = [t for t in targets if t not in paths]
     if missing:
         raise EvaluationError(

@@ -23,11 +23,11 @@ def __getattr__(name):
     file, `cunet.model.files.load_model`) are imported on first use, so `import cunet` stays
     light."""
     if name == "Separator":
-        from cunet.separation.separator import Separator
+        from cunet.separation.separator import Separator  # on first use: `import cunet` stays light
 
         return Separator
     if name == "load_model":
-        from cunet.model.files import load_model
+        from cunet.model.files import load_model  # on first use, as above
 
         return load_model
     raise AttributeError(f"module 'cunet' has no attribute {name!r}")
@@ -53,7 +53,7 @@ class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         module.__spec__.loader = module.__loader__ = self.keras_loader
         self.keras_loader.exec_module(module)
-        import cunet.model.serializables  # noqa: F401
+        import cunet.model.serializables  # noqa: F401  (here: right after Keras, never before)
 
 
 if "keras" in sys.modules:

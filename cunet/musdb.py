@@ -14,6 +14,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from cunet.audio.reading import read_audio
 from cunet.errors import CunetError
 
 # MUSDB18's stems in its own order (musdb's), each with its stream in a .stem.mp4 (0 is the
@@ -134,8 +135,6 @@ def read_stems(track: MusdbTrack, backend: str = "soundfile") -> tuple[dict, int
 
 
 def _read_wav_stems(track: MusdbTrack, backend: str) -> tuple[dict, int]:
-    from cunet.audio.reading import read_audio
-
     stems, rates = {}, set()
     for name in STEMS:
         audio, rate = read_audio(track.path / f"{name}.wav", backend)

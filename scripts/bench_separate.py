@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -126,6 +127,26 @@ def whole_process(model: Path, runtime: str, song: Path, out_dir: Path, *options
     return wall, int(maxrss_kb) / 1024
 
 
+class TimedMasks:
+    """A `MaskEstimator` around another that sums the time spent in its calls and the patches
+    they saw (over the separator's model threads); every other attribute is the inner one's."""
+
+    def __init__(self, masks):
+        self.masks, self.seconds, self.patches = masks, 0.0, 0
+        self._lock = threading.Lock()
+
+    def __call__(self, patches, condition=None):
+        started = time.perf_counter()
+        out = self.masks(patches, condition)
+        with self._lock:
+            self.seconds += time.perf_counter() - started
+            self.patches += len(patches)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.masks, name)
+
+
 def throughput(separator, song: Path, out: Path, wiener: bool) -> tuple[float, float, float]:
     """One in-process separation of vocals, decoded file to written file: (wall s, CPU s, model s)."""
     from cunet.separation.files import stream_to_files
@@ -143,7 +164,9 @@ def measure(args, runtimes, model: Path, song: Path, tmp: Path) -> dict:
     results = {r: {"wall": [], "cpu": [], "model": [], "wiener_wall": [], "process_wall": [], "process_rss": [],
                    "vocals_process_wall": [], "vocals_process_rss": []} for r in runtimes}
     separators = {r: Separator.load(model, runtime=r, overlap=args.overlap) for r in runtimes}
-    for r, separator in separators.items():
+    for separator in separators.values():
+        separator.masks = TimedMasks(separator.masks)
+    for separator in separators.values():
         separator.separate(np.zeros((10 * RATE, 2), np.float32), RATE, ["vocals"])  # trace / allocate once
     for run in range(args.runs):
         for r in runtimes if run % 2 == 0 else runtimes[::-1]:
@@ -238,7 +261,7 @@ def report(args, runtimes, results, long_runs, seconds, model_desc, origin) -> N
         row(f"{args.long_minutes:g}-min input: wall / real-time factor",
             lambda r: f"{long_runs[r][0]:.0f} s / {args.long_minutes * 60 / long_runs[r][0]:.1f}x (incl. start-up)")
     widths = [max(len(str(row_[i])) for row_ in [header, *rows]) for i in range(len(header))]
-    for i, row_ in enumerate([header, ["-" * w for w in widths], *rows]):
+    for row_ in [header, ["-" * w for w in widths], *rows]:
         print("| " + " | ".join(f"{str(c):<{w}}" for c, w in zip(row_, widths)) + " |")
     if len(runtimes) == 2:
         lit, tf = keys["litert"], keys["tensorflow"]

@@ -10,8 +10,9 @@ import pytest
 from cunet.config import load_config
 from cunet.kernels.batchnorm import FusedBatchNorm
 from cunet.kernels.convolutions import StridedConv2D, StridedConv2DTranspose
-from cunet.kernels.switch import cpu_kernels_apply, stock_model, use_cpu_kernels, uses_cpu_kernels
+from cunet.kernels.switch import cpu_kernels_apply, use_cpu_kernels, uses_cpu_kernels
 from cunet.model.files import load_model, save_model
+from cunet.model.parts import stock_model
 from cunet.model.unet import UNet, build_model
 
 CPU_FORMS = (StridedConv2D, StridedConv2DTranspose, FusedBatchNorm)
@@ -135,7 +136,8 @@ def test_old_dialect_file_with_cpu_form_classes_loads_as_a_stock_unet(tiny, tmp_
 
 def test_resume_weights_load_across_forms(tiny, tmp_path):
     """A run started in the CPU forms resumes in stock layers (another device) and the reverse."""
-    from cunet.kernels.switch import load_weights_either_form, other_form
+    from cunet.kernels.switch import load_weights_either_form
+    from cunet.model.parts import other_form
     from cunet.training.step import waveform_model
 
     keras.utils.set_random_seed(5)

@@ -6,6 +6,7 @@ import pytest
 
 from cunet.config import load_config
 from cunet.kernels.mask_head import split_mask_model
+from cunet.model.parts import mask_block_of
 from cunet.model.unet import build_model
 
 
@@ -32,8 +33,8 @@ def test_folded_head_equals_the_mask_block(kind, kernel_size):
                                                 "kernel_size": kernel_size})
     model = _randomized(config)
     mask_model = keras.Model(model.input, model.mask_block.mask.output)
-    body, head = split_mask_model(mask_model, config)
-    assert split_mask_model(model, config)[0].output.shape == body.output.shape  # the UNet itself too
+    body, head = split_mask_model(mask_model, mask_block_of(mask_model))
+    assert split_mask_model(model, mask_block_of(model))[0].output.shape == body.output.shape  # the UNet too
     rng = np.random.default_rng(1)
     x = rng.random((3, config.patch.freq_bins, config.patch.frames, 1)).astype(np.float32)
     inputs = [x, rng.random((3, len(config.instruments))).astype(np.float32)] if kind == "cunet" else x
@@ -50,4 +51,5 @@ def test_models_without_the_block_keep_their_mask_layer():
     config = load_config("tiny")
     inputs = keras.Input((config.patch.freq_bins, config.patch.frames, 1))
     mask = keras.layers.Activation("sigmoid", name="mask")(keras.layers.Conv2D(1, 3, padding="same")(inputs))
-    assert split_mask_model(keras.Model(inputs, mask), config) is None
+    plain = keras.Model(inputs, mask)
+    assert mask_block_of(plain) is None and split_mask_model(plain, mask_block_of(plain)) is None

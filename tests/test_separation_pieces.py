@@ -81,7 +81,7 @@ def test_patch_mask_queue_computes_each_patch_once_and_ahead():
     assert sorted(calls, key=lambda s: s.start) == [Span(q, min(q + 4, 30)) for q in range(0, 30, 4)]  # each job once
 
 
-def test_tensorflow_masks_are_the_models_mask_and_count_their_work(tiny):
+def test_tensorflow_masks_are_the_models_mask(tiny):
     model = build_model(tiny, compile=False)
     masks = TensorFlowMasks(model, tiny, batch_size=3)
     rng = np.random.default_rng(0)
@@ -92,7 +92,6 @@ def test_tensorflow_masks_are_the_models_mask_and_count_their_work(tiny):
     assert np.all((out >= 0) & (out <= 1))
     estimate = np.asarray(model([patches, np.tile(condition, (7, 1))], training=False))[..., 0]
     np.testing.assert_allclose(out * patches[..., 0], estimate, atol=1e-5)  # the model's output is mask * input
-    assert masks.patches == 7 and masks.seconds > 0
 
 
 def test_unknown_runtime_is_a_clear_error():

@@ -24,7 +24,7 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from cunet.audio.formats import BACKENDS, AudioError
-from cunet.audio.tfio import TFIO_SUFFIXES
+from cunet.audio.tfio import TFIO_SUFFIXES, TfioFile, tfio_status
 from cunet.errors import CunetError
 
 
@@ -179,8 +179,6 @@ def resolve_backend(name: str) -> str:
         raise CunetError(f"unknown audio backend {name!r} (choose from {', '.join(BACKENDS)})")
     if name != "tfio":
         return "soundfile"
-    from cunet.audio.tfio import tfio_status
-
     usable, reason = tfio_status()
     if not usable:
         import sys
@@ -194,8 +192,6 @@ class TfioSource(AudioSource):
     """A wav, flac, mp3 or ogg file decoded in-graph by tensorflow-io, read block by block."""
 
     def __init__(self, path: Path):
-        from cunet.audio.tfio import TfioFile
-
         try:
             self.file = TfioFile(path)
         except Exception as exc:  # tensorflow-io raises framework errors for unreadable files

@@ -13,6 +13,7 @@ import argparse
 
 from cunet.audio.formats import BACKENDS, DEFAULT_MP3_KBPS, MP3_KBPS, WAV_BITS, WRITE_FORMATS
 from cunet.config import DEFAULT_CONFIG, available_configs
+from cunet.separation.runtimes import RUNTIMES
 from cunet.training.backends import KERAS_BACKENDS
 from cunet.training.distribute import STRATEGIES
 
@@ -37,7 +38,7 @@ def add_model(parser, help: str = EMBEDDED_MODEL_HELP, **kwargs) -> None:
     parser.add_argument("--model", help=help, **kwargs)
 
 
-RUNTIME_CHOICES = ("auto", "litert", "tensorflow")  # jax is --backend jax
+RUNTIME_CHOICES = tuple(r for r in RUNTIMES if r != "jax")  # jax is --backend jax
 
 
 def add_runtime(parser) -> None:

@@ -17,6 +17,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from cunet.audio.stft import istft, stft_numpy
+
 
 MIXTURE = "baseline-mixture"
 IRM = "oracle-irm"
@@ -44,8 +46,6 @@ def ideal_ratio_mask_estimates(
     |S_j|^p / sum_k |S_k|^p (p = `power`; 1 is SiSEC's IRM1), applied to the mixture STFT and
     inverted with the shared `cunet.audio.stft.istft`.
     """
-    from cunet.audio.stft import istft, stft_numpy
-
     mixture = np.asarray(mixture, np.float32)
     missing = [t for t in targets if t not in sources]
     if missing:

@@ -28,7 +28,9 @@ from cunet.evaluation.report import write_reports
 from cunet.evaluation.results import COLUMNS, Result
 from cunet.evaluation.scoring import METRICS, frame_median, read_track_scores, score_estimates, track_json_path
 from cunet.fileio import atomic_write_text
-from cunet.musdb import discover_tracks, read_track
+from cunet.musdb import discover_tracks, read_track, track_length
+from cunet.parallel import default_jobs as bounded_jobs
+from cunet.parallel import parallel_map
 
 METHOD_RECORD = "method.json"
 
@@ -110,8 +112,6 @@ def _scored_tracks(work: list, methods: Sequence[Method], targets, out_dir, subs
         for index, (track, names) in enumerate(work):
             yield index, _score_methods(track, [by_name[n] for n in names], targets, out_dir, subset, load)
         return
-    from cunet.parallel import parallel_map
-
     recipes = [(m.fingerprint, m.recipe) for m in needed]
     tasks = [(track, names, list(targets), out_dir, subset, load) for track, names in work]
     with contextlib.closing(parallel_map(score_track_task, tasks, jobs, start_worker, (recipes,))) as results:
@@ -212,9 +212,6 @@ def worker_bytes(samples: int, channels: int, targets: int, models: bool) -> int
 def default_jobs(tracks: Sequence, methods: Sequence[Method], targets: Sequence[str]) -> int:
     """`cunet evaluate`'s default `--jobs`: the cores, bounded by the available memory over
     `worker_bytes` of the longest of `tracks` (`MusdbTrack`s, read from their headers)."""
-    from cunet.musdb import track_length
-    from cunet.parallel import default_jobs as bounded_jobs
-
     if not tracks:
         return 1
     models = any(m.kind in ("model", "dedicated") for m in methods)

@@ -6,7 +6,9 @@ TensorFlow's kernels for some of the U-Net's shapes are slow (docs/BENCHMARKS.md
 faster. `use_cpu_kernels` gives a copy of a model in those forms, with the same weights,
 when they apply: TensorFlow backend, float32 compute dtype, and no GPU or TPU visible to
 TensorFlow. On any other device or dtype it returns the model unchanged. Files stay stock:
-`cunet.model.files.save_model` converts a model in the CPU forms back (`stock_model`).
+`cunet.model.files.save_model` converts a model in the CPU forms back
+(`cunet.model.parts.stock_model`). This package imports nothing from `cunet.model`: callers
+hand it the model or block it works on.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def cpu_kernels_apply(model=None) -> bool:
     policy = model.dtype_policy if model is not None else keras.config.dtype_policy()
     if policy.compute_dtype != "float32":
         return False
-    import tensorflow as tf
+    import tensorflow as tf  # not at the top: the kernels module must import under JAX without TensorFlow
 
     return not (tf.config.get_visible_devices("GPU") or tf.config.get_visible_devices("TPU"))
 
@@ -62,22 +64,6 @@ def use_cpu_kernels(model, mode: str = "auto"):
     fast = keras.models.clone_model(model, clone_function=_cpu_form)
     fast.set_weights(model.get_weights())
     return fast
-
-
-def stock_model(model, config):
-    """`model` in stock Keras layers: itself when it holds no CPU form, otherwise the
-    `UNet` of `config` with its weights (what files are saved from)."""
-    if not uses_cpu_kernels(model):
-        return model
-    from cunet.model.parts import as_unet
-
-    return as_unet(model, config)
-
-
-def other_form(model, config):
-    """The same model in the other form, same weights: stock (the `UNet` of `config`) for a
-    model in the CPU forms, the CPU forms for a stock one."""
-    return stock_model(model, config) if uses_cpu_kernels(model) else use_cpu_kernels(model, "cpu")
 
 
 def load_weights_either_form(trainer, path, build_other):

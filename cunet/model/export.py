@@ -102,8 +102,9 @@ def export_tflite(
     out_path = Path(out_path)
     if out_path.suffix != ".tflite":
         raise ModelFileError(f"LiteRT model files end in .tflite: {out_path}")
+    # Keras here, not at the top: the LiteRT path uses `keras_fingerprint` and the metadata names
     from cunet.kernels.folded import folded_model
-    from cunet.kernels.switch import stock_model
+    from cunet.model.parts import stock_model
 
     fingerprint = keras_fingerprint(source) if source is not None else ""
     # stock layers: the CPU forms of `cunet.kernels` use ops that are not TFLite built-ins

@@ -21,6 +21,7 @@ import numpy as np
 
 from cunet.errors import CunetError
 from cunet.fileio import atomic_path, atomic_write_text
+from cunet.model.parts import control_network_of
 
 SWITCHED_OFF = 0.1  # |γ| below this counts as a feature map switched off
 
@@ -51,8 +52,6 @@ class FilmParameters:
 
 def film_parameters(model, config) -> FilmParameters:
     """γ, β of every instrument's one-hot condition from the model's control network."""
-    from cunet.model.parts import control_network_of
-
     control = control_network_of(model) if config.conditioned else None
     if control is None:
         target = config.model.target

@@ -4,7 +4,8 @@ Files saved before the `UNet` class (the shipped `cunet-default.keras` among the
 plain functional Keras models, and the Separator works on a sub-model ending at the mask.
 `as_unet` turns the former into a `UNet` with the same weights; `mask_block_of` finds the
 mask block of any of them by the graph's structure (layer types and connections), never by
-layer names.
+layer names. `stock_model` and `other_form` move a model between stock layers and the CPU
+forms of `cunet.kernels.switch`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Optional
 import keras
 
 from cunet.config import Config
+from cunet.kernels.switch import use_cpu_kernels, uses_cpu_kernels
 from cunet.model.control import ControlNetwork
 from cunet.model.unet import MaskBlock, UNet, unet_arguments
 
@@ -31,6 +33,20 @@ def as_unet(model, config: Config) -> UNet:
                          "its config describes")
     unet.set_weights(model.get_weights())
     return unet
+
+
+def stock_model(model, config: Config):
+    """`model` in stock Keras layers: itself when it holds no CPU form, otherwise the
+    `UNet` of `config` with its weights (what files are saved from)."""
+    if not uses_cpu_kernels(model):
+        return model
+    return as_unet(model, config)
+
+
+def other_form(model, config: Config):
+    """The same model in the other form, same weights: stock (the `UNet` of `config`) for a
+    model in the CPU forms, the CPU forms for a stock one."""
+    return stock_model(model, config) if uses_cpu_kernels(model) else use_cpu_kernels(model, "cpu")
 
 
 def control_network_of(model) -> Optional[ControlNetwork]:

@@ -23,6 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
+from cunet.audio.stft import input_stft_settings
 from cunet.config import AudioConfig, PatchConfig
 
 
@@ -95,8 +96,6 @@ class SignalGrid:
 
     @classmethod
     def of(cls, samples: int, rate: int, audio: AudioConfig, layout: PatchLayout) -> "SignalGrid":
-        from cunet.audio.stft import input_stft_settings
-
         model_samples = samples if rate == audio.sample_rate else int(round(samples * audio.sample_rate / rate))
         model_frames = max(1, (max(model_samples, 1) - 1 + audio.n_fft - audio.hop_length) // audio.hop_length + 1)
         n_fft, hop = input_stft_settings(audio, rate)

@@ -3,13 +3,11 @@
 `JaxMasks` implements `cunet.separation.masks.MaskEstimator` like `TensorFlowMasks`, with the
 same model file, so a machine with JAX on a GPU and no TensorFlow GPU build (or no TensorFlow
 at all) separates on its GPU. The rest of separation is NumPy already. Masks equal
-`TensorFlowMasks`' within 1e-4 (tests/test_jax_separation.py).
+`TensorFlowMasks`' within 1e-4 (tests/test_jax_backend.py).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Optional
 
 import numpy as np
@@ -33,6 +31,7 @@ class JaxMasks:
     """
 
     def __init__(self, model, config: Config, batch_size: int = 16):
+        # JAX and Keras here, not at the top: `cunet.separation.runtimes` names this module
         import jax
         import keras
 
@@ -55,12 +54,8 @@ class JaxMasks:
             return out[..., 0]
 
         self._forward = jax.jit(forward)
-        self.seconds = 0.0
-        self.patches = 0
-        self._lock = threading.Lock()
 
     def __call__(self, patches: np.ndarray, condition: Optional[np.ndarray] = None) -> np.ndarray:
-        started = time.perf_counter()
         patches = np.asarray(patches, np.float32)
         count, size = len(patches), self.batch_size
         out = []
@@ -73,7 +68,4 @@ class JaxMasks:
             out.append(self._forward(self._weights, inputs))
         masks = np.concatenate([np.asarray(m) for m in out], axis=0)[:count] if out else \
             np.zeros((0, *patches.shape[1:3]), np.float32)
-        with self._lock:
-            self.seconds += time.perf_counter() - started
-            self.patches += count
         return masks

@@ -12,7 +12,6 @@ import functools
 import os
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Union
@@ -141,8 +140,7 @@ class LiteRTMasks:
     Returns:
         (N, freq_bins, frames) float32 masks in [0, 1].
 
-    Safe to call from several threads. `seconds` and `patches` count the time spent in calls
-    and the patches they saw.
+    Safe to call from several threads.
     """
 
     def __init__(self, tflite_path: Union[str, Path], config: Config, batch_size: int = 16, threads: int = 2,
@@ -158,15 +156,12 @@ class LiteRTMasks:
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(self.interpreters)
         self._idle = [self._new_runner()]  # fails here, not in a worker thread, on a file LiteRT refuses
-        self.seconds = 0.0
-        self.patches = 0
 
     def __call__(self, patches: np.ndarray, condition: Optional[np.ndarray] = None) -> np.ndarray:
         if self.config.conditioned and condition is None:
             raise ValueError("a C-U-Net's masks need a condition vector")
         patches = np.asarray(patches, np.float32)
         out = np.empty(patches.shape[:3], np.float32)
-        started = time.perf_counter()
         with self._slots:
             with self._lock:
                 runner = self._idle.pop() if self._idle else None
@@ -178,9 +173,6 @@ class LiteRTMasks:
             finally:
                 with self._lock:
                     self._idle.append(runner)
-        with self._lock:
-            self.seconds += time.perf_counter() - started
-            self.patches += len(patches)
         return out
 
     def _new_runner(self) -> "_Runner":

@@ -7,7 +7,6 @@ implements it with the Keras model traced as a TensorFlow graph (the reference r
 from __future__ import annotations
 
 import threading
-import time
 from typing import Optional, Protocol
 
 import numpy as np
@@ -24,14 +23,7 @@ class MaskEstimator(Protocol):
 
     Returns:
         (N, freq_bins, frames) float32 in [0, 1]. Safe to call from several threads.
-
-    Attributes:
-        seconds, patches: time spent in calls and patches processed, summed over calls
-            (benchmarks reset and read them).
     """
-
-    seconds: float
-    patches: int
 
     def __call__(self, patches: np.ndarray, condition: Optional[np.ndarray]) -> np.ndarray: ...
 
@@ -48,6 +40,7 @@ class TensorFlowMasks:
     """
 
     def __init__(self, model, config: Config, batch_size: int = 16):
+        # Keras here, not at the top: the LiteRT path imports this module (`MaskEstimator`)
         import keras
 
         from cunet.model.parts import as_unet
@@ -56,22 +49,16 @@ class TensorFlowMasks:
         self.config = config
         self.batch_size = int(batch_size)
         self.mask_model = keras.Model(model.input, model.mask_block.mask.output)
-        self.seconds = 0.0
-        self.patches = 0
         self._graph = None
         self._lock = threading.Lock()
 
     def __call__(self, patches: np.ndarray, condition: Optional[np.ndarray] = None) -> np.ndarray:
         graph = self._traced()
-        started = time.perf_counter()
         out = []
         for i in range(0, len(patches), self.batch_size):
             batch = patches[i : i + self.batch_size]
             inputs = [batch] if condition is None else [batch, np.repeat(condition[None], len(batch), axis=0)]
             out.append(np.asarray(graph(inputs))[..., 0])
-        with self._lock:
-            self.seconds += time.perf_counter() - started
-            self.patches += len(patches)
         return np.concatenate(out, axis=0)
 
     def _traced(self):
@@ -84,14 +71,15 @@ class TensorFlowMasks:
     def _trace(self):
         import tensorflow as tf
 
-        from cunet.kernels.mask_head import split_mask_model
+        from cunet.kernels.mask_head import split_mask_model  # Keras: not on the LiteRT path
+        from cunet.model.parts import mask_block_of
 
         model = self.mask_model
         p = self.config.patch
         signature = [tf.TensorSpec((None, p.freq_bins, p.frames, 1), tf.float32)]
         if self.config.conditioned:
             signature.append(tf.TensorSpec((None, len(self.config.instruments)), tf.float32))
-        split = split_mask_model(model, self.config)
+        split = split_mask_model(model, mask_block_of(model))
         if split is None:
             forward = lambda x: model(x, training=False)  # noqa: E731
         else:

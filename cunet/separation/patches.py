@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+import cunet.audio.stft as spectral
 from cunet.audio.reading import AudioSource
 from cunet.audio.resample import resample
 from cunet.config import AudioConfig
@@ -50,8 +51,6 @@ def model_rate_signal(source: AudioSource, grid: SignalGrid, model_rate: int, sa
 def patch_magnitudes(source: AudioSource, grid: SignalGrid, audio: AudioConfig, layout: PatchLayout,
                      patches: Span) -> np.ndarray:
     """Magnitude patches `patches` -> (len(patches), channels, freq_bins, frames) float32."""
-    import cunet.audio.stft as spectral
-
     pad = audio.n_fft - audio.hop_length
     start = patches.start * layout.step * audio.hop_length - pad
     n_frames = (len(patches) - 1) * layout.step + layout.frames

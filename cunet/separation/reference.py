@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import cunet.audio.stft as spectral
 from cunet.audio.resample import resample
 from cunet.separation.grid import PatchLayout, SignalGrid
 from cunet.separation.instruments import conditions, parse_instruments
@@ -16,8 +17,6 @@ from cunet.separation.instruments import conditions, parse_instruments
 def separate_reference(masks, config, x: np.ndarray, rate: int, instruments, overlap: float = 0.25) -> dict:
     """x (samples, channels) float32 at `rate`, a `MaskEstimator` and its model's `config` ->
     {spec text: (samples, channels) float32}, as `Separator(masks, config, overlap).separate`."""
-    import cunet.audio.stft as spectral
-
     a, layout = config.audio, PatchLayout.from_config(config.patch, overlap)
     grid = SignalGrid.of(len(x), rate, a, layout)
     specs = parse_instruments(instruments, config)

@@ -16,11 +16,13 @@ The three give the same masks to float precision (tests/test_runtimes.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from cunet.config import Config
 from cunet.errors import CunetError
-from cunet.separation.masks import MaskEstimator
+
+if TYPE_CHECKING:
+    from cunet.separation.masks import MaskEstimator
 
 DEFAULT_MODEL_FILE = "cunet-default.keras"
 RUNTIMES = ("auto", "litert", "tensorflow", "jax")
@@ -65,6 +67,7 @@ def resolve_runtime(model: Union[None, str, Path], runtime: str = "auto") -> str
         return "litert"
     if runtime != "auto":
         return runtime
+    # not at the top: `cunet --help` reads RUNTIMES here, without NumPy
     from cunet.separation.litert import litert_available, paired_tflite
 
     return "litert" if litert_available() and paired_tflite(path) is not None else "tensorflow"
@@ -77,14 +80,15 @@ def load_masks(model: Union[None, str, Path], runtime: str = "auto", batch_size:
     path = resolve_model_path(model)
     if runtime == "litert":
         return _litert_masks(path, batch_size)
+    # each runtime's module on its own path: no TensorFlow on litert's, no NumPy in `cunet --help`
     from cunet.model.files import load_model
 
     if runtime == "jax":
-        from cunet.separation.jax_masks import JaxMasks
+        from cunet.separation.jax_masks import JaxMasks  # as above
 
         keras_model, config = load_model(path)
         return JaxMasks(keras_model, config, batch_size=batch_size), config
-    from cunet.separation.masks import TensorFlowMasks
+    from cunet.separation.masks import TensorFlowMasks  # as above
 
     keras_model, config = load_model(path)
     return TensorFlowMasks(keras_model, config, batch_size=batch_size), config
@@ -93,6 +97,7 @@ def load_masks(model: Union[None, str, Path], runtime: str = "auto", batch_size:
 def _litert_masks(path: Path, batch_size: int) -> tuple[MaskEstimator, Config]:
     """`LiteRTMasks` of a `.tflite` file, or of the `.tflite` exported from a `.keras` file
     (its embedded config must equal the `.keras` one's); `CunetError`s name the problem."""
+    # not at the top: `cunet --help` reads RUNTIMES here, without NumPy
     from cunet.separation.litert import LiteRTMasks, litert_available, paired_tflite, read_tflite_config
 
     if not litert_available():
@@ -100,7 +105,7 @@ def _litert_masks(path: Path, batch_size: int) -> tuple[MaskEstimator, Config]:
     if path.suffix == ".tflite":
         config = read_tflite_config(path)
         return LiteRTMasks(path, config, batch_size=batch_size), config
-    from cunet.model.files import read_model_config
+    from cunet.model.files import read_model_config  # as above
 
     config = read_model_config(path)
     tflite = path.with_suffix(".tflite")

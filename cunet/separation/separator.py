@@ -26,11 +26,13 @@ from cunet.audio.reading import ArraySource, AudioSource, check_audio_array
 from cunet.config import Config
 from cunet.errors import CunetError
 from cunet.separation import instruments as _instruments
+from cunet.separation.files import separate_file
 from cunet.separation.fullband import FrequencyMap, InputMask, TimeMap
 from cunet.separation.grid import PatchLayout, SignalGrid, Span
 from cunet.separation.instruments import RESIDUAL, InstrumentSpec  # noqa: F401 (RESIDUAL re-exported)
 from cunet.separation.masks import MaskEstimator
 from cunet.separation.patches import overlap_add, patch_masks
+from cunet.separation.runtimes import load_masks, resolve_runtime
 from cunet.separation.streaming import PatchMaskQueue, Stitcher, masked_block, masked_blocks
 
 
@@ -82,8 +84,6 @@ class Separator:
         `cunet.separation.runtimes`); `kwargs` go to the constructor. "auto" takes LiteRT
         when a `.tflite` exported from that very model lies beside it and ai-edge-litert
         imports, else TensorFlow; `runtime` then tells which was taken."""
-        from cunet.separation.runtimes import load_masks, resolve_runtime
-
         chosen = resolve_runtime(model_path, runtime)
         masks, config = load_masks(model_path, chosen, batch_size)
         separator = cls(masks, config, **kwargs)
@@ -176,7 +176,5 @@ class Separator:
         blocks are written; `options`: `wav_bits` (16, 24, 32 = float), `bitrate` (mp3,
         "320k"), `filename` (template, "{track}/{stem}.{ext}"), `skip_existing`. See
         `cunet.separation.files`."""
-        from cunet.separation.files import separate_file
-
         return separate_file(self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress,
                              **options)

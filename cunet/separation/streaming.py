@@ -16,12 +16,13 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
+import cunet.audio.stft as spectral
 from cunet.audio.reading import AudioSource
 from cunet.errors import CunetError
 from cunet.separation.fullband import InputMask
 from cunet.separation.grid import SignalGrid, Span
-
-RESIDUAL = "residual"
+from cunet.separation.instruments import RESIDUAL
+from cunet.separation.wiener import filter_masks
 
 
 class PatchMaskQueue:
@@ -85,8 +86,6 @@ def masked_block(source: AudioSource, grid: SignalGrid, frames: Span, masks: lis
                  wiener_iterations: Optional[int]) -> MaskedBlock:
     """Read the block, take its input STFT, apply each mask (or the Wiener filter with
     `wiener_iterations` EM steps, when not None) and invert. Blocks are independent."""
-    import cunet.audio.stft as spectral
-
     samples = grid.input_samples(frames)
     x = source.read(samples.start, samples.stop)  # (samples, C)
     if not np.all(np.isfinite(x)):
@@ -95,8 +94,6 @@ def masked_block(source: AudioSource, grid: SignalGrid, frames: Span, masks: lis
     if wiener_iterations is None:
         spectra = [m.apply(spectrum) for m in masks]
     else:
-        from cunet.separation.wiener import filter_masks
-
         spectra = filter_masks(spectrum, [m.full(spectrum.shape[-1]) for m in masks], wiener_iterations)
     return MaskedBlock(frames, x, [spectral.istft(z, grid.input_n_fft, grid.input_hop) for z in spectra])
 

@@ -28,10 +28,12 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
+from cunet.audio.resample import resample
 from cunet.config import Config, config_hash
 from cunet.errors import CunetError
 from cunet.fileio import atomic_path, atomic_write_text
 from cunet.musdb import STEMS, discover_tracks, read_stems, validation_tracks
+from cunet.parallel import parallel_map
 
 MANIFEST = "manifest.json"
 FORMAT = "cunet-stem-cache/1"
@@ -53,8 +55,6 @@ class CachedTrack:
 
 def track_array(stems: dict, rate: int, config: Config) -> np.ndarray:
     """Downmix and resample stems to (samples, n_instruments) float32 in config order."""
-    from cunet.audio.resample import resample
-
     columns = []
     for name in config.instruments:
         mono = np.asarray(stems[name], dtype=np.float32).mean(axis=1)
@@ -159,8 +159,6 @@ def _cached_in_order(tasks: list, jobs: int):
         for task in tasks:
             yield cache_track(task)
         return
-    from cunet.parallel import parallel_map
-
     with contextlib.closing(parallel_map(cache_track, tasks, jobs)) as results:
         for _, result in results:
             yield result

@@ -21,6 +21,7 @@ import keras
 from cunet.config import Config
 from cunet.fileio import atomic_path, atomic_write_text
 from cunet.model.files import save_model
+from cunet.separation.litert import paired_tflite
 from cunet.training.rundir import BEST_MODEL, LAST_MODEL, RESUME_DIR, STATE_FILE
 
 
@@ -71,8 +72,6 @@ def export_best_tflite(out_dir: Path) -> Optional[Path]:
     TensorFlow backend whatever this one uses, so the converter's memory never adds to the
     training process's (which holds the stems). A failure never fails training: one warning
     line on stderr, and None."""
-    from cunet.separation.litert import paired_tflite
-
     best = Path(out_dir) / BEST_MODEL
     if not best.is_file():
         return None

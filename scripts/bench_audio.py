@@ -82,7 +82,7 @@ def main() -> None:
         files = make_files(Path(tmp), args.seconds)
         for fmt, path in files.items():
             for backend in backends:
-                t = median_time(lambda: resample(read_audio(path, backend)[0], RATE, MODEL_RATE), args.runs)
+                t = median_time(lambda p=path, b=backend: resample(read_audio(p, b)[0], RATE, MODEL_RATE), args.runs)
                 rows.append((fmt, backend, "soxr", args.seconds / t))
         if usable:
             x = read_audio(files["wav"])[0][:, :1]

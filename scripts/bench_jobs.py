@@ -92,7 +92,8 @@ def main() -> int:
         print(f"evaluate {name}", file=sys.stderr, flush=True)
         argv = ["evaluate", "--musdb-root", str(args.musdb_root), "--tracks", str(len(tracks)),
                 "--no-progress", *METHODS[name]]
-        times = alternate(lambda j, out: timed([*argv, "--out", str(out), "--jobs", str(j)]), args.jobs, args.rounds)
+        times = alternate(lambda j, out, argv=argv: timed([*argv, "--out", str(out), "--jobs", str(j)]), args.jobs,
+                          args.rounds)
         rows.append((f"evaluate {name}, {len(tracks)} test tracks", "s/audio-min",
                      *[[t / minutes for t in times[j]] for j in (1, args.jobs)], False))
 

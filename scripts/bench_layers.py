@@ -21,8 +21,9 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
 from bench_train import synthetic_batch  # noqa: E402  (scripts/ is on sys.path)
+
+import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
 
 
 def main(argv=None) -> int:

@@ -51,12 +51,12 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
-    from cunet.training.cache import prepare_cache
     from cunet.config import config_hash, load_config
-    from cunet.training.data import load_bank, training_dataset
     from cunet.errors import CunetError
     from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.unet import build_model
+    from cunet.training.cache import prepare_cache
+    from cunet.training.data import load_bank, training_dataset
     from cunet.training.step import waveform_model
 
     config = load_config(args.config)

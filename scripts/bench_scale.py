@@ -190,8 +190,8 @@ def main() -> int:
     print()
     small_rate = float(np.median([r[0] for r in rates]))
     large_rate = float(np.median([r[1] for r in rates]))
-    print(f"| run | peak RSS per process (GB) | bound (GB) | first step (s) |")
-    print(f"| --- | ---: | ---: | ---: |")
+    print("| run | peak RSS per process (GB) | bound (GB) | first step (s) |")
+    print("| --- | ---: | ---: | ---: |")
     print(f"| default, small cache | {reference['peak_rss_gb']:.2f} | | {reference['first_step_s']:.1f} |")
     for strategy, r in results.items():
         print(f"| {strategy}, {cache_gb:.2f} GB cache | {r['peak_rss_gb']:.2f} | {bound:.2f} | {r['first_step_s']:.1f} |")

@@ -121,7 +121,7 @@ def convolution_seconds(model, batch_size: int, repeats: int) -> float:
             return [y, *tape.gradient(y, sources, output_gradients=upstream)]
 
         step(x, upstream)
-        total += median_time(lambda: [g.numpy() for g in step(x, upstream)], repeats)
+        total += median_time(lambda x=x, upstream=upstream: [g.numpy() for g in step(x, upstream)], repeats)
     return total
 
 

@@ -22,9 +22,9 @@ MARK = "=== timed step ==="
 
 
 def child(config_name: str, batch_size: int) -> None:
-    import cunet  # noqa: F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
     from bench_train import synthetic_batch  # scripts/ is on sys.path
 
+    import cunet  # noqa: F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
     from cunet.config import load_config
     from cunet.kernels.switch import use_cpu_kernels
     from cunet.model.unet import build_model

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
 from bench_train import synthetic_batch  # noqa: E402  (scripts/ is on sys.path)
+
+import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
 
 # wrappers of the executor and of the Python call, not kernels
 NOT_KERNELS = {"Process", "one_step_on_data", "EagerExecute", "TFE_Py_ExecuteCancelable",

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TFIO_VENV := .venv-tfio
 TFIO_STAMP := $(TFIO_VENV)/.cunet-installed
 
-.PHONY: demo test test-tfio install ffmpeg synth-packages browser clean
+.PHONY: demo test test-tfio install ffmpeg synth-packages browser clean lint
 
 install: $(STAMP)
 
@@ -76,6 +76,11 @@ $(TFIO_STAMP): setup.cfg pyproject.toml | $(STAMP)
 	$(TFIO_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(TFIO_VENV)/bin/python -m pip install --quiet -e '.[tfio]' 'pytest>=8,<10'
 	touch $(TFIO_STAMP)
+
+# ruff (configured in pyproject.toml): lint rules, then the formatter in check mode (changes nothing)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) $(TFIO_VENV) build dist *.egg-info .pytest_cache

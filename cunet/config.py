@@ -4,6 +4,10 @@ A config names everything a model depends on (audio rate, STFT, patch shape, ins
 order, network, training and data settings). An unknown key or a value of the wrong type
 is a `ConfigError` naming the key, so a typo never silently falls back to a default.
 
+Numbers are checked too (positive rates, hops, filters, frames, batch sizes; probabilities
+in [0, 1]; hop_length <= n_fft...), so `prepare`, `train` and `info --config` all refuse
+a config that cannot work with the same one line, before any work.
+
 Over 300 lines on purpose: each key's type, default, choices and checks are read in one
 place, next to the loader that applies them.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 import warnings
@@ -155,6 +160,75 @@ _CHOICES = {
     "data.storage": ("float32", "float16", "int16"),
 }
 _CONDITION_FAMILIES = ("one_hot", "sums", "all", "zero")
+_PADDINGS = ("same", "valid", "causal")  # Conv1D's
+
+
+class _Range(typing.NamedTuple):
+    """The values a number may take: from `low` (excluded when `low_open`) up to `high`."""
+
+    low: float
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def holds(self, value) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return "positive" if self.low_open and self.low == 0 else f"at least {self.low}"
+        return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+
+_POSITIVE, _COUNT, _FRACTION = _Range(0, low_open=True), _Range(1), _Range(0, 1)
+_NONNEGATIVE, _BELOW_ONE = _Range(0), _Range(0, 1, high_open=True)
+# The numbers a config may hold (a list: each entry); others would fail deep in prepare or
+# train, or train nothing.
+_RANGES = {
+    "audio.sample_rate": _COUNT,
+    "audio.n_fft": _Range(2),
+    "audio.hop_length": _COUNT,
+    "patch.freq_bins": _COUNT,
+    "patch.frames": _COUNT,
+    "model.n_layers": _COUNT,
+    "model.filters": _COUNT,
+    "model.kernel_size": _COUNT,
+    "model.control_units": _COUNT,
+    "model.control_kernel_size": _COUNT,
+    "model.control_dropout": _BELOW_ONE,
+    "model.dropout_rate": _BELOW_ONE,
+    "model.batchnorm_momentum": _FRACTION,
+    "model.leaky_relu_slope": _NONNEGATIVE,
+    "model.init_stddev": _POSITIVE,
+    "training.batch_size": _COUNT,
+    "training.steps_per_epoch": _COUNT,
+    "training.epochs": _COUNT,
+    "training.validation_steps": _NONNEGATIVE,
+    "training.learning_rate": _POSITIVE,
+    "training.adam_beta_1": _BELOW_ONE,
+    "training.early_stopping_patience": _NONNEGATIVE,
+    "training.reduce_lr_patience": _NONNEGATIVE,
+    "training.reduce_lr_factor": _Range(0, 1, low_open=True, high_open=True),
+    "training.min_learning_rate": _NONNEGATIVE,
+    "training.seed": _Range(0, 2**32 - 1),
+    "data.remix_probability": _FRACTION,
+    "data.progressive_probability": _FRACTION,
+    "data.gain_db_range": _Range(-120, 120),
+    "data.valid_fraction": _BELOW_ONE,
+    "data.valid_offsets_per_track": _COUNT,
+}
+# Below this rate there is little music left to separate: a warning, not an error.
+LOWEST_MUSIC_RATE = 4000
+
+
+class ConfigWarning(UserWarning):
+    """A config that loads and runs but is very likely a mistake (e.g. a 100 Hz sample rate)."""
+
+
 # Keys read with a DeprecationWarning and dropped, so older configs and model files still load.
 _DEPRECATED_KEYS = {
     "data.shuffle_buffer": "it was never read: the pipeline draws its patches at random already",
@@ -201,7 +275,38 @@ def _build(cls, data: dict, prefix: str):
     return cls(**kwargs)
 
 
-def _validate(config: Config) -> Config:
+def _check_numbers(config: Config) -> None:
+    for where, allowed in _RANGES.items():
+        section, key = where.split(".")
+        value = getattr(getattr(config, section), key)
+        for i, number in enumerate(value if isinstance(value, list) else [value]):
+            if not allowed.holds(number):
+                label = f"{where}[{i}]" if isinstance(value, list) else where
+                raise ConfigError(f"{label}: must be {allowed}, got {number!r}")
+    audio = config.audio
+    if audio.hop_length > audio.n_fft:
+        raise ConfigError(f"audio.hop_length: cannot exceed audio.n_fft ({audio.n_fft}), got "
+                          f"{audio.hop_length} (frames would skip samples)")
+    if config.patch.freq_bins > audio.n_fft // 2:
+        raise ConfigError(f"patch.freq_bins: cannot exceed audio.n_fft // 2 ({audio.n_fft // 2}), "
+                          f"got {config.patch.freq_bins}")
+    gains = config.data.gain_db_range
+    if len(gains) != 2 or gains[0] > gains[1]:
+        raise ConfigError(f"data.gain_db_range: needs [low, high] with low <= high, got {gains}")
+    for where in ("model.control_units", "data.conditions"):
+        section, key = where.split(".")
+        if not getattr(getattr(config, section), key):
+            raise ConfigError(f"{where}: needs at least one entry")
+    if audio.sample_rate < LOWEST_MUSIC_RATE:
+        warnings.warn(f"audio.sample_rate {audio.sample_rate} Hz is too low for music (below "
+                      f"{LOWEST_MUSIC_RATE} Hz: nothing above {audio.sample_rate / 2:g} Hz is kept)",
+                      ConfigWarning, stacklevel=4)
+
+
+def validate_config(config: Config) -> Config:
+    """`config` itself once every check holds (`config_from_dict` runs them); a
+    `ConfigError` naming the first key that fails."""
+    _check_numbers(config)
     for where, choices in _CHOICES.items():
         section, key = where.split(".")
         value = getattr(getattr(config, section), key)
@@ -227,8 +332,9 @@ def _validate(config: Config) -> Config:
                 f"data.conditions: unknown family {family!r} "
                 f"(known: {', '.join(_CONDITION_FAMILIES)})"
             )
-    if config.patch.freq_bins > config.audio.n_fft // 2:
-        raise ConfigError("patch.freq_bins: cannot exceed audio.n_fft // 2")
+    if model.control == "cnn" and any(p not in _PADDINGS for p in model.control_padding):
+        raise ConfigError(f"model.control_padding: entries must be one of {', '.join(_PADDINGS)}, "
+                          f"got {model.control_padding}")
     divisor = 2**model.n_layers
     if config.patch.freq_bins % divisor or config.patch.frames % divisor:
         raise ConfigError(f"patch: freq_bins and frames must be multiples of {divisor}")
@@ -251,7 +357,7 @@ def config_from_dict(data: dict) -> Config:
     """Build a validated `Config` from a plain mapping (as read from YAML)."""
     if not isinstance(data, dict):
         raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
-    return _validate(_build(Config, _drop_deprecated(data), ""))
+    return validate_config(_build(Config, _drop_deprecated(data), ""))
 
 
 def packaged_config_dir():
@@ -305,6 +411,23 @@ def save_config(config: Config, path: Union[str, Path]) -> None:
     import yaml
 
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+# The sections that make a model's architecture (what its weights mean); training and
+# data may differ between a model and the run that starts from its weights.
+ARCHITECTURE_SECTIONS = ("instruments", "audio", "patch", "model")
+
+
+def differing_keys(a: Config, b: Config, sections=ARCHITECTURE_SECTIONS) -> list[str]:
+    """The keys of `sections` ("model.filters", "instruments"...) whose values differ."""
+    first, second = a.to_dict(), b.to_dict()
+    keys = []
+    for section in sections:
+        if isinstance(first[section], dict):
+            keys += [f"{section}.{key}" for key in first[section] if first[section][key] != second[section][key]]
+        elif first[section] != second[section]:
+            keys.append(section)
+    return keys
 
 
 def config_hash(config: Config, sections=("instruments", "audio")) -> str:

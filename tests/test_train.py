@@ -153,6 +153,8 @@ def test_run_dir_of_another_config_is_refused(tmp_path, cache_dir, capsys):
     from cunet.config import save_config
 
     save_config(other, run / "config.yaml")
+    (run / "resume").mkdir()
+    (run / "resume" / "state.json").write_text("{}")  # a finished epoch: not to be mixed with another config
     code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run)],
                         capsys)
     assert code == 2 and "different config" in err

@@ -12,6 +12,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="RUN_DIR",
                         help="run directory: checkpoints, logs, resolved config; "
                              "the same command started again resumes the run")
+    parser.add_argument("--init", default=None, metavar="MODEL.keras",
+                        help="start a fresh run from this model's weights (same architecture: "
+                             "fine-tuning, e.g. cunet/pretrained/cunet-default.keras); "
+                             "ignored when the run resumes")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N",
                         help="global batch size over all replicas (default: config)")
     parser.add_argument("--steps-per-epoch", type=int, default=None, metavar="N")
@@ -83,6 +87,7 @@ def run(args) -> int:
         else ["cunet", "train", *_argv_of(args)],
         tensorboard=not args.no_tensorboard,
         time_limit_s=None if args.time_limit is None else args.time_limit * 60,
+        init=args.init,
     )
     if not args.quiet:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.5f}"

@@ -17,7 +17,7 @@ from cunet.audio.spectral import input_stft_settings
 from cunet.config import AudioConfig, load_config
 from cunet.evaluation import EvaluationError
 from cunet.evaluation.baselines import IRM, MIXTURE, ideal_ratio_mask_estimates, mixture_estimates
-from cunet.model.files import count_parameters
+from cunet.model.files import count_parameters, require_keras_file
 from cunet.musdb import STEMS, TrackAudio
 from cunet.separation.separator import Separator
 
@@ -123,9 +123,7 @@ def file_digest(path: Path) -> str:
 def _load_separator(path: Path, runtime: str):
     if not Path(path).is_file():
         raise EvaluationError(f"model file not found: {path}")
-    if Path(path).suffix == ".tflite":
-        raise EvaluationError(f"{path}: give the .keras model; its exported .tflite beside it is used "
-                              "on LiteRT (--runtime auto or litert)")
+    require_keras_file(path, note=": the .tflite beside it is used on LiteRT (--runtime auto or litert)")
     # the runtime `cunet separate` would take for the same option ("auto": LiteRT when the
     # model has its .tflite), so the scores are those of what it writes
     return Separator.load(path, runtime=runtime)

@@ -11,6 +11,7 @@ the CPU forms' classes).
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Union
@@ -45,9 +46,19 @@ def save_model(model, config: Config, path: Union[str, Path]) -> Path:
     return path
 
 
+def require_keras_file(path: Union[str, Path], note: str = "") -> Path:
+    """`path` unless it is a `.tflite` (LiteRT) file, which is refused naming the `.keras` model
+    to give instead, with `note` after it."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        raise ModelFileError(f"{path}: give the .keras model ({path.with_suffix('.keras').name}), "
+                             f"not its LiteRT export{note}")
+    return path
+
+
 def read_model_config(path: Union[str, Path]) -> Config:
     """The config embedded in a cunet `.keras` file."""
-    path = Path(path)
+    path = require_keras_file(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
@@ -57,6 +68,9 @@ def read_model_config(path: Union[str, Path]) -> Config:
             data = yaml.safe_load(archive.read(CONFIG_MEMBER))
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ModelFileError(f"{path}: not a readable .keras model file ({exc})") from None
+    except yaml.YAMLError as exc:  # a Python tag (!!python/...) too: safe_load runs nothing
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: embedded config is not valid YAML ({first})") from None
     try:
         return config_from_dict(data)
     except ConfigError as exc:
@@ -88,6 +102,26 @@ def count_parameters(path: Union[str, Path]) -> int:
     return sum(sizes)
 
 
+def load_failure_reason(exc: BaseException) -> str:
+    """One short line for why Keras could not load a file: the innermost cause of `exc`
+    (Keras wraps it in "could not be deserialized properly"), without the configs it quotes."""
+    chain = [exc]
+    while (chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 20:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    texts = [str(e).strip() for e in chain]
+    first = next((t.splitlines()[0] for t in texts if "lambda" in t.lower() or "safe_mode" in t), None)
+    if first:
+        return f"refused by safe loading (it contains arbitrary code, e.g. a Lambda layer): {first}"
+    named = re.search(r"'module': '([^']*)', 'class_name': '([^']*)'", texts[-1])
+    if named and texts[-1].startswith(("Could not locate", "Could not interpret")):
+        return (f"refused by safe loading: {named[1]}.{named[2]} is no class or function that "
+                "cunet or Keras registers for loading (nothing was run)")
+    inner = texts[-1].splitlines()[0] if texts[-1] else type(chain[-1]).__name__
+    for cut in (" Full object config", " Make sure custom", " using config="):
+        inner = inner.split(cut)[0]
+    return inner if len(inner) <= 200 else inner[:197] + "..."
+
+
 def load_model(path: Union[str, Path], compile: bool = False):
     """Load `(model, config)` from a cunet `.keras` file with Keras' safe mode on; the model
     is a `cunet.model.unet.UNet`."""
@@ -101,10 +135,7 @@ def load_model(path: Union[str, Path], compile: bool = False):
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as exc:  # Keras raises many types for corrupt or unsafe archives
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "lambda" in reason.lower() or "safe_mode" in reason:
-            reason = f"refused by safe loading (it contains arbitrary code, e.g. a Lambda layer): {reason}"
-        raise ModelFileError(f"{path}: cannot load model: {reason}") from None
+        raise ModelFileError(f"{path}: cannot load model: {load_failure_reason(exc)}") from None
     try:
         model = as_unet(model, config)
     except ValueError as exc:

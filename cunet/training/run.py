@@ -15,6 +15,7 @@ tf.data pipeline still feeds it (TensorFlow on the CPU side only, its GPUs hidde
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import tempfile
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from cunet.config import Config
+from cunet.config import Config, differing_keys, validate_config
 from cunet.kernels.switch import load_weights_either_form, use_cpu_kernels
+from cunet.model.files import load_model, read_model_config
 from cunet.model.parts import other_form
 from cunet.model.unet import build_model
 from cunet.training import TrainingError, data
@@ -52,6 +54,7 @@ from cunet.training.rundir import (  # noqa: F401  (file names: public here too)
     RESUME_DIR,
     RUN_FILE,
     STATE_FILE,
+    file_sha256,
     mark_finished,
     prepare_run_dir,
     read_resume_state,
@@ -86,13 +89,53 @@ class TrainResult:
 
 
 
-def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False):
+@dataclass(frozen=True)
+class InitModel:
+    """The model a fresh run starts from (`cunet train --init`): its file, the file's SHA-256
+    and its weights (NumPy arrays in the order of `build_model(config).weights`)."""
+
+    path: Path
+    sha256: str
+    weights: list = field(repr=False)
+
+    def record(self) -> dict:
+        """What `run.json` keeps of it."""
+        return {"path": str(self.path.resolve()), "sha256": self.sha256}
+
+
+def read_init_model(path: Union[str, Path], config: Config) -> InitModel:
+    """The weights of the cunet model file `path` for a run of `config`: refused (one line
+    naming the keys) when its embedded config differs in the architecture (instruments,
+    audio, patch, model); its training and data sections may differ."""
+    path = Path(path).expanduser()
+    theirs = read_model_config(path)
+    differing = differing_keys(theirs, config)
+    if differing:
+        shown = ", ".join(f"{key} ({_value(theirs, key)!r} in the model, {_value(config, key)!r} in the config)"
+                          for key in differing[:4])
+        more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
+        raise TrainingError(f"--init {path}: not the architecture of this config: {shown}{more} differ")
+    model, _ = load_model(path)
+    return InitModel(path, file_sha256(path), model.get_weights())
+
+
+def _value(config: Config, key: str):
+    """The value of a dotted config key ("model.filters")."""
+    return functools.reduce(lambda section, name: section[name], key.split("."), config.to_dict())
+
+
+def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False,
+                   init: Optional[InitModel] = None):
     """(model, trainer) a run starts from: the U-Net or C-U-Net of `config` and the compiled
     `cunet.training.step.waveform_model` around it that `fit` trains on waveform batches;
-    fresh, or restored from a resume `state` (weights, optimizer variables and learning
-    rate). Call it in the strategy's scope. On a CPU the model is in the CPU forms of
-    `cunet.kernels.switch` (saved files are stock all the same)."""
-    model = use_cpu_kernels(build_model(config, compile=False))
+    fresh (with the weights of `init` when given), or restored from a resume `state`
+    (weights, optimizer variables and learning rate; `init` is then ignored). Call it in the
+    strategy's scope. On a CPU the model is in the CPU forms of `cunet.kernels.switch`
+    (saved files are stock all the same)."""
+    unet = build_model(config, compile=False)
+    if init is not None and not state:
+        unet.set_weights(init.weights)
+    model = use_cpu_kernels(unet)
     # Keras runs a JAX step uncompiled when jit_compile is False: always compile there
     trainer = waveform_model(model, config, jit_compile=bool(jit) or keras_backend() == "jax")
     if state:
@@ -115,6 +158,7 @@ def train(
     command: Optional[list[str]] = None,
     tensorboard: bool = True,
     time_limit_s: Optional[float] = None,
+    init: Union[None, str, Path] = None,
 ) -> TrainResult:
     """Train the model of `config` on the stem cache in `cache_dir`, writing `run_dir`.
 
@@ -123,8 +167,10 @@ def train(
     with a `resume/` state continues from its last finished epoch. `time_limit_s` ends
     the run after the last epoch that fits in that wall time (resumable, not finished).
     `mixed_precision`: False, True / "auto", "bfloat16" or "float16" (`mixed_policy`).
+    `init`: a cunet model file of the same architecture whose weights a fresh run starts
+    from (fine-tuning); a resumed run ignores it (its checkpoint holds newer weights).
     """
-    _check_schedule(config)
+    validate_config(config)  # a Config built by hand, not loaded: the loader's checks
     cache = _training_cache(config, cache_dir)
     has_valid = bool(cache.split("valid"))
 
@@ -134,11 +180,12 @@ def train(
     if workers > 1:
         keras_trainer_module()  # an unverified Keras fails here, before any work
     _check_replicas(config, dist)
+    init_model = _init_model(init, config, Path(run_dir).expanduser())
     run_dir = Path(run_dir).expanduser()
     scratch = None
     if chief:
         out_dir = prepare_run_dir(run_dir, config, command or [], strategy_label(dist),
-                                  dist.num_replicas_in_sync)
+                                  dist.num_replicas_in_sync, init_model.record() if init_model else None)
     else:
         out_dir = scratch = Path(tempfile.mkdtemp(prefix=f"cunet-worker{index}-"))
     try:
@@ -152,7 +199,7 @@ def train(
                                best if has_valid and best != float("inf") else None, {}, False)
         if chief:
             trim_csv(run_dir / CSV_FILE, initial_epoch)
-        run = _Run(config, cache, dist, index, workers, run_dir, out_dir, state, has_valid)
+        run = _Run(config, cache, dist, index, workers, run_dir, out_dir, state, has_valid, init_model)
         result = run.fit(mixed_precision, jit, verbose, tensorboard, time_limit_s)
     finally:
         if scratch is not None:
@@ -161,6 +208,17 @@ def train(
         mark_finished(run_dir)
         export_best_tflite(run_dir)  # LiteRT separation of the best model (`cunet separate`)
     return result
+
+
+def _init_model(path, config: Config, run_dir: Path) -> Optional[InitModel]:
+    """The `--init` model of a fresh run; None without one or when the run resumes."""
+    if path is None:
+        return None
+    if read_resume_state(run_dir) is not None:
+        print(f"cunet train: {run_dir} resumes from its last finished epoch: --init {path} is ignored "
+              "(the run's checkpoint holds newer weights)", file=sys.stderr)
+        return None
+    return read_init_model(path, config)
 
 
 def _training_cache(config: Config, cache_dir):
@@ -174,15 +232,6 @@ def _check_replicas(config: Config, dist) -> None:
     if config.training.batch_size % dist.num_replicas_in_sync:
         raise TrainingError(f"batch size {config.training.batch_size} is not divisible by the "
                             f"{dist.num_replicas_in_sync} replicas")
-
-
-def _check_schedule(config: Config) -> None:
-    t = config.training
-    for key in ("batch_size", "steps_per_epoch", "epochs"):
-        if getattr(t, key) < 1:
-            raise TrainingError(f"training.{key} must be at least 1, got {getattr(t, key)}")
-    if not t.learning_rate > 0:
-        raise TrainingError(f"training.learning_rate must be positive, got {t.learning_rate}")
 
 
 def _tensorboard_available() -> bool:
@@ -208,6 +257,7 @@ class _Run:
     out_dir: Path
     state: Optional[dict]
     has_valid: bool
+    init: Optional[InitModel] = None
 
     @property
     def initial_epoch(self) -> int:
@@ -275,7 +325,7 @@ class _Run:
         try:
             keras.utils.set_random_seed(t.seed)
             with self.dist.scope():
-                model, trainer = training_model(self.config, self.run_dir, self.state, jit=jit)
+                model, trainer = training_model(self.config, self.run_dir, self.state, jit=jit, init=self.init)
             callbacks = self.callbacks(model, tensorboard, time_limit_s)
             if verbose == "auto":
                 verbose = 1 if sys.stdout.isatty() else 2

@@ -2,7 +2,8 @@
 
 - `config.yaml`: the resolved config (a directory never mixes two configs);
 - `run.json`: cunet/TensorFlow/Keras/Python versions and one entry per start (command line,
-  strategy, replicas), so a resumed run shows its restarts;
+  strategy, replicas; the path and SHA-256 of the `--init` model a fresh run started from),
+  so a resumed run shows its restarts;
 - `last.keras`, `best.keras`, `training.csv`, `logs/`: written by the callbacks;
 - `resume/`: `epoch-NNNN.weights.h5` and `state.json` of the last finished epoch
   (`cunet.training.callbacks.RunState`); `"finished": true` once the run ended normally.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 import tempfile
@@ -33,11 +35,13 @@ STATE_FILE = "state.json"
 
 
 def prepare_run_dir(run_dir: Union[str, Path], config: Config, command: list[str], strategy_name: str,
-                    replicas: int) -> Path:
-    """Create `run_dir`, write `config.yaml` and append this start to `run.json`.
+                    replicas: int, init: Optional[dict] = None) -> Path:
+    """Create `run_dir`, write `config.yaml` and append this start to `run.json` (with
+    `init`, the model a fresh run starts from, when given).
 
-    A run directory that already holds a run of another config is refused, so a resume
-    can never mix two models.
+    A run directory that holds finished epochs of another config is refused, so a resume
+    can never mix two models; one whose earlier starts finished no epoch (a failed first
+    start) is taken over by the new config, its earlier starts dropped from `run.json`.
     """
     run_dir = Path(run_dir).expanduser()
     try:
@@ -47,30 +51,44 @@ def prepare_run_dir(run_dir: Union[str, Path], config: Config, command: list[str
     except OSError as exc:
         raise TrainingError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     config_path = run_dir / CONFIG_FILE
-    if config_path.is_file():
-        import yaml
-
-        try:
-            old = config_from_dict(yaml.safe_load(config_path.read_text()))
-        except Exception:  # unreadable: not ours to reuse
-            old = None
-        if old is None or old.to_dict() != config.to_dict():
+    fresh_config = False
+    if config_path.is_file() and _saved_config(config_path) != config.to_dict():
+        if has_finished_epochs(run_dir):
             raise TrainingError(
                 f"{run_dir} holds a run of a different config ({config_path}); "
                 "use another --out, or the same config and options to resume it"
             )
+        print(f"cunet train: {run_dir} held no finished epoch of another config: "
+              "starting it afresh with this one", file=sys.stderr)
+        fresh_config = True
     save_config(config, config_path)
-    _append_start(run_dir / RUN_FILE, config, command, strategy_name, replicas)
+    _append_start(run_dir / RUN_FILE, config, command, strategy_name, replicas, init, fresh_config)
     return run_dir
 
 
+def _saved_config(path: Path) -> Optional[dict]:
+    """The config dict saved at `path`; None when unreadable (then not ours to reuse)."""
+    import yaml
+
+    try:
+        return config_from_dict(yaml.safe_load(path.read_text())).to_dict()
+    except Exception:
+        return None
+
+
+def has_finished_epochs(run_dir: Union[str, Path]) -> bool:
+    """Whether a run in `run_dir` finished an epoch (its resume state or a checkpoint exists)."""
+    run_dir = Path(run_dir)
+    return any((run_dir / name).exists() for name in (f"{RESUME_DIR}/{STATE_FILE}", LAST_MODEL, BEST_MODEL))
+
+
 def _append_start(run_path: Path, config: Config, command: list[str], strategy_name: str,
-                  replicas: int) -> None:
+                  replicas: int, init: Optional[dict], drop_earlier: bool) -> None:
     import keras
     import tensorflow as tf
 
     starts = []
-    if run_path.is_file():
+    if run_path.is_file() and not drop_earlier:
         try:
             starts = json.loads(run_path.read_text()).get("starts", [])
         except (json.JSONDecodeError, AttributeError):
@@ -81,6 +99,7 @@ def _append_start(run_path: Path, config: Config, command: list[str], strategy_n
             "command": command,
             "strategy": strategy_name,
             "replicas": replicas,
+            **({"init": init} if init else {}),
         }
     )
     info = {
@@ -112,6 +131,15 @@ def read_resume_state(run_dir: Union[str, Path]) -> Optional[dict]:
     if not (run_dir / RESUME_DIR / state["weights"]).is_file():
         raise TrainingError(f"{path} names missing weights; delete {path.parent} to restart from scratch")
     return state
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def mark_finished(run_dir: Path) -> None:

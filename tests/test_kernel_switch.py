@@ -155,7 +155,7 @@ def test_resume_weights_load_across_forms(tiny, tmp_path):
         reader.optimizer.build(reader.trainable_variables)
         with pytest.raises(ValueError):
             reader.load_weights(path)  # Keras alone cannot
-        load_weights_either_form(reader, path, lambda: waveform_model(other_form(reader_model, tiny), tiny))
+        load_weights_either_form(reader, path, lambda m=reader_model: waveform_model(other_form(m, tiny), tiny))
         for a, b in zip(reader.get_weights(), writer.get_weights()):
             np.testing.assert_array_equal(a, b)
         for a, b in zip(reader.optimizer.variables, writer.optimizer.variables):

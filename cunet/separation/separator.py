@@ -35,7 +35,6 @@ from cunet.separation.patches import overlap_add, patch_masks
 from cunet.separation.runtimes import load_masks, resolve_runtime
 from cunet.separation.streaming import PatchMaskQueue, Stitcher, masked_block, masked_blocks
 
-
 MAX_WIENER_ITERATIONS = 100  # EM steps; the separation quality settles within a few
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _DT = FRAME_PERIOD_MS / 1000
 _SILENT_LOG_POWER = -36.0
 _RELEASE_FRAMES = round(0.1 / _DT)
+_LOWEST_PITCH, _HIGHEST_PITCH = 28, 100  # MIDI: 41 Hz to 2.6 kHz
 
 
 def _unit_frames(
@@ -58,17 +59,13 @@ def _note_frames(units: Sequence[Sequence[Note]], beats: np.ndarray):
     onsets, ends, pitches = [], [], []
     for unit, beat in zip(units, beats):
         for k, note in enumerate(unit):
-            onsets.append(
-                int(beat) if k == 0 else max(round(note.start / _DT), onsets[-1] + 1)
-            )
+            onsets.append(int(beat) if k == 0 else max(round(note.start / _DT), onsets[-1] + 1))
             ends.append(max(round(note.end / _DT), onsets[-1] + 1))
             pitches.append(note.pitch)
     return np.array(onsets), np.array(ends), np.array(pitches)
 
 
-def _breath_frames(
-    rest: float, voice: VoiceSpec, rng: np.random.Generator
-) -> tuple[int, int]:
+def _breath_frames(rest: float, voice: VoiceSpec, rng: np.random.Generator) -> tuple[int, int]:
     """(length, lead) in frames of the breath taken in a rest of `rest` seconds before a phrase
     (length 0: no breath), ending `lead` frames before the first syllable."""
     room = rest - 0.1
@@ -88,38 +85,49 @@ def _warp(log_sp: np.ndarray, factor: float) -> np.ndarray:
     return log_sp[:, low] * (1 - weight) + log_sp[:, high] * weight
 
 
-def _place_syllable(
-    log_sp, ap, voiced, rows: slice, syllable: Syllable, velocity: float
-) -> None:
+def _place_syllable(log_sp, ap, voiced, rows: slice, syllable: Syllable, velocity: float) -> None:
     positions = stretch_positions(syllable, rows.stop - rows.start)
     low = np.floor(positions).astype(int)
     high = np.minimum(low + 1, syllable.frames - 1)
     weight = (positions - low)[:, None]
     gain = 2 * np.log(max(velocity, 1.0) / 100)
-    log_sp[rows] = (
-        syllable.log_sp[low] * (1 - weight) + syllable.log_sp[high] * weight + gain
-    )
+    log_sp[rows] = syllable.log_sp[low] * (1 - weight) + syllable.log_sp[high] * weight + gain
     ap[rows] = syllable.ap[low] * (1 - weight) + syllable.ap[high] * weight
     nearest = np.rint(positions)
     voiced[rows] = (nearest >= syllable.voiced_start) & (nearest < syllable.voiced_end)
 
 
-def _place_breath(
-    log_sp, rows: slice, syllables: Sequence[Syllable], level_db: float
-) -> None:
+def _place_breath(log_sp, rows: slice, syllables: Sequence[Syllable], level_db: float) -> None:
     """An in-breath over `rows`: noise shaped by the singer's mean vowel envelope, swelling and
     fading over its length, `level_db` below the sung vowels."""
-    core = np.mean(
-        [s.log_sp[s.voiced_start : s.voiced_end].mean(axis=0) for s in syllables], 0
-    )
+    core = np.mean([s.log_sp[s.voiced_start : s.voiced_end].mean(axis=0) for s in syllables], 0)
     length = rows.stop - rows.start
     rise_fall = np.sin(np.pi * (np.arange(length) + 0.5) / length)
     log_sp[rows] = core + level_db / 10 * np.log(10) + 2 * np.log(rise_fall)[:, None]
 
 
-def render_phrase(
-    units, syllables: Sequence[Syllable], voice: VoiceSpec, rest: float, rng
-):
+def _carry_fundamental(log_sp: np.ndarray, f0: np.ndarray) -> np.ndarray:
+    """The envelope raised around f0 where f0 lies above the first formant, as trained singers
+    move their first formant onto a high fundamental: the fundamental's level is lifted to at
+    most 6 dB under the strongest partial below 1.5 kHz. (frames, bins) -> (frames, bins)."""
+    bins = log_sp.shape[1]
+    bin_hz = WORLD_RATE / 2 / (bins - 1)
+    frames = np.flatnonzero(f0 > 0)
+    if frames.size == 0:
+        return log_sp
+    centre = f0[frames] / bin_hz
+    index = np.minimum(np.rint(centre).astype(int), bins - 1)
+    level = log_sp[frames, index]
+    target = log_sp[frames, : int(1500 / bin_hz)].max(axis=1) - 0.6 * np.log(10)
+    lift = np.maximum(target - level, 0.0)
+    width = np.maximum(centre / 3, 2.0)
+    distance = (np.arange(bins)[None, :] - centre[:, None]) / width[:, None]
+    log_sp = log_sp.copy()
+    log_sp[frames] += lift[:, None] * np.exp(-0.5 * distance**2)
+    return log_sp
+
+
+def render_phrase(units, syllables: Sequence[Syllable], voice: VoiceSpec, rest: float, rng):
     """One phrase at WORLD_RATE: (first frame index, audio), the audio starting at that frame."""
     pyworld = import_pyworld()
     starts, beats, ends = _unit_frames(units, syllables, voice.looseness, rng)
@@ -133,9 +141,7 @@ def render_phrase(
     voiced = np.zeros(total, bool)
     for unit, syllable, start, end in zip(units, syllables, starts, ends):
         velocity = float(np.mean([n.velocity for n in unit]))
-        _place_syllable(
-            log_sp, ap, voiced, slice(start - first, end - first), syllable, velocity
-        )
+        _place_syllable(log_sp, ap, voiced, slice(start - first, end - first), syllable, velocity)
     if breath:
         rows = slice(starts[0] - lead - breath - first, starts[0] - lead - first)
         _place_breath(log_sp, rows, syllables, voice.breath_level_db)
@@ -143,12 +149,10 @@ def render_phrase(
     ramp = np.clip(np.linspace(0, WORLD_RATE / 2, bins) / 4000, 0.2, 1.0)
     ap = np.clip(ap + (1 - ap) * voice.breathiness * ramp, 0.0, 1.0)
     onsets, note_ends, pitches = _note_frames(units, beats)
-    contour = pitch_contour(
-        onsets - first, note_ends - first, pitches, total, _DT, voice.intonation, rng
-    )
+    contour = pitch_contour(onsets - first, note_ends - first, pitches, total, _DT, voice.intonation, rng)
+    contour = np.clip(contour, _LOWEST_PITCH, _HIGHEST_PITCH)
     f0 = np.where(voiced, 440.0 * 2 ** ((contour - 69) / 12), 0.0)
+    log_sp = _carry_fundamental(log_sp, f0)
     sp = np.ascontiguousarray(np.exp(log_sp))
-    audio = pyworld.synthesize(
-        f0, sp, np.ascontiguousarray(ap), WORLD_RATE, FRAME_PERIOD_MS
-    )
+    audio = pyworld.synthesize(f0, sp, np.ascontiguousarray(ap), WORLD_RATE, FRAME_PERIOD_MS)
     return first, audio

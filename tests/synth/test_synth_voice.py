@@ -27,14 +27,25 @@ needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
     reason="espeak-ng is not installed (sudo apt-get install espeak-ng)",
 )
-pyworld = pytest.importorskip("pyworld", reason="pyworld is not installed (pip install 'cunet[synth]')")
+pyworld = pytest.importorskip(
+    "pyworld", reason="pyworld is not installed (pip install 'cunet[synth]')"
+)
 
 # Two phrases of a tenor melody, 1.3 s apart; the second ends on a long note.
-PHRASE_ONE = [Note(0.3, 0.45, 57), Note(0.8, 0.45, 60), Note(1.3, 0.7, 64), Note(2.05, 0.45, 62)]
+PHRASE_ONE = [
+    Note(0.3, 0.45, 57),
+    Note(0.8, 0.45, 60),
+    Note(1.3, 0.7, 64),
+    Note(2.05, 0.45, 62),
+]
 PHRASE_TWO = [Note(3.8, 0.4, 55), Note(4.25, 0.4, 59), Note(4.7, 1.0, 62)]
 MELODY = PHRASE_ONE + PHRASE_TWO
 STEADY = VoiceSpec(
-    vibrato_depth=0.0, drift_cents=0.0, scoop_probability=0.0, looseness=0.0, breath_probability=0.0
+    vibrato_depth=0.0,
+    drift_cents=0.0,
+    scoop_probability=0.0,
+    looseness=0.0,
+    breath_probability=0.0,
 )
 
 
@@ -67,7 +78,9 @@ def test_the_voice_sings_the_written_pitches_and_stays_silent_between_phrases():
 
 @needs_espeak
 def test_vibrato_and_glides_stay_around_the_notes():
-    lively = VoiceSpec(vibrato_depth=50.0, glide_time=0.12, scoop_probability=1.0, drift_cents=10.0)
+    lively = VoiceSpec(
+        vibrato_depth=50.0, glide_time=0.12, scoop_probability=1.0, drift_cents=10.0
+    )
     audio = sing(MELODY, RATE, lively, seed=4)
     cents, voiced = pitch_errors(audio, MELODY)
     assert voiced > 0.8
@@ -94,7 +107,9 @@ def test_sing_is_deterministic_sized_and_normalized():
 
 @needs_espeak
 def test_a_breath_comes_just_before_a_phrase_and_nowhere_else():
-    audio = sing(MELODY, RATE, VoiceSpec(breath_probability=1.0, breath_level_db=-20.0), seed=5)
+    audio = sing(
+        MELODY, RATE, VoiceSpec(breath_probability=1.0, breath_level_db=-20.0), seed=5
+    )
     before = audio[int(3.35 * RATE) : int(3.75 * RATE)]
     earlier = audio[int(2.75 * RATE) : int(3.15 * RATE)]
     assert np.sqrt(np.mean(before**2)) > 1e-3
@@ -113,7 +128,9 @@ def test_a_chord_is_sung_as_its_highest_note():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_singers_sing_in_their_language_and_range(seed):
     voice = random_voice(np.random.default_rng(seed))
-    notes = in_range([Note(0.1, 0.4, 62), Note(0.5, 0.4, 64), Note(0.9, 0.6, 67)], voice)
+    notes = in_range(
+        [Note(0.1, 0.4, 62), Note(0.5, 0.4, 64), Note(0.9, 0.6, 67)], voice
+    )
     assert all(voice.low - 2 <= n.pitch <= voice.high + 2 for n in notes)
     audio = sing(notes, RATE, voice, seed=seed)
     cents, voiced = pitch_errors(audio, notes)
@@ -142,18 +159,30 @@ def test_voice_settings_round_trip_through_json():
 
 
 def test_the_melody_is_one_line():
-    notes = [Note(0.0, 1.0, 60), Note(0.0, 1.0, 67), Note(0.5, 1.0, 62), Note(2.0, 0.01, 70)]
+    notes = [
+        Note(0.0, 1.0, 60),
+        Note(0.0, 1.0, 67),
+        Note(0.5, 1.0, 62),
+        Note(2.0, 0.01, 70),
+    ]
     line = melody(notes)
-    assert [(n.start, n.duration, n.pitch) for n in line] == [(0.0, 0.5, 67), (0.5, 1.0, 62)]
+    assert [(n.start, n.duration, n.pitch) for n in line] == [
+        (0.0, 0.5, 67),
+        (0.5, 1.0, 62),
+    ]
 
 
 def test_harmony_moves_along_the_scale():
-    c_major = [Note(i * 0.5, 0.5, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])]
+    c_major = [
+        Note(i * 0.5, 0.5, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])
+    ]
     third_above = [n.pitch for n in harmony(c_major, 2)]
     assert third_above == [64, 65, 67, 69, 71, 72, 74, 76]
     sixth_below = [n.pitch for n in harmony(c_major, -5)]
     assert sixth_below == [52, 53, 55, 57, 59, 60, 62, 64]
-    g_major = [Note(i * 0.5, 0.5, p) for i, p in enumerate([67, 69, 71, 72, 74, 76, 78, 79])]
+    g_major = [
+        Note(i * 0.5, 0.5, p) for i, p in enumerate([67, 69, 71, 72, 74, 76, 78, 79])
+    ]
     assert [n.pitch for n in harmony(g_major, -2)][:3] == [64, 66, 67]
 
 

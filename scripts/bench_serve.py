@@ -68,8 +68,9 @@ def make_songs(folder: Path) -> list:
 
 
 def sequential_seconds(songs, out: Path) -> float:
-    result = subprocess.run([sys.executable, "-c", SEQUENTIAL, str(out), *map(str, songs)], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", SEQUENTIAL, str(out), *map(str, songs)], capture_output=True, text=True, check=True
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -100,8 +101,12 @@ def page_load_seconds(url: str) -> float:
 def post(url: str, song: Path) -> str:
     head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{song.name}"\r\n\r\n'
     body = head.encode() + song.read_bytes() + f"\r\n--{BOUNDARY}--\r\n".encode()
-    request = urllib.request.Request(url + "api/jobs", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    request = urllib.request.Request(
+        url + "api/jobs",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
     return json.load(urllib.request.urlopen(request, timeout=120))["id"]
 
 
@@ -147,8 +152,11 @@ def main() -> int:
         sequential = sequential_seconds(songs, tmp / "sequential")
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
-        server = subprocess.Popen([sys.executable, "-m", "cunet", "serve", "--port", str(port), "--data-dir",
-                                   str(tmp / "data")], stderr=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cunet", "serve", "--port", str(port), "--data-dir", str(tmp / "data")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_up(url, server)
             first_load = page_load_seconds(url)
@@ -161,7 +169,12 @@ def main() -> int:
     rows = [
         ("songs done", f"{done} of {SONGS}", f"{SONGS} of {SONGS}", done == SONGS),
         ("server peak RSS (MB)", f"{peak:.0f}", "<= 500", peak <= 500),
-        ("4 songs via the server (s)", f"{seconds:.1f}", f"<= {1.3 * sequential:.1f} (1.3x)", seconds <= 1.3 * sequential),
+        (
+            "4 songs via the server (s)",
+            f"{seconds:.1f}",
+            f"<= {1.3 * sequential:.1f} (1.3x)",
+            seconds <= 1.3 * sequential,
+        ),
         ("  of which uploads (s)", f"{uploaded:.1f}", "", True),
         ("4 separate_file calls (s)", f"{sequential:.1f}", "", True),
         ("serve / sequential", f"{seconds / sequential:.2f}", "<= 1.30", seconds <= 1.3 * sequential),

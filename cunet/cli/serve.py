@@ -20,16 +20,29 @@ def default_data_dir() -> str:
 def add_arguments(parser) -> None:
     from cunet.cli import options
 
-    parser.add_argument("--host", default=LOCALHOST,
-                        help=f"address to listen on (default {LOCALHOST}: this machine only; there is no authentication)")
+    parser.add_argument(
+        "--host",
+        default=LOCALHOST,
+        help=f"address to listen on (default {LOCALHOST}: this machine only; there is no authentication)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     options.add_model(parser, help="a trained cunet .keras (or exported .tflite) model (default: the embedded model)")
-    parser.add_argument("--max-upload-mb", type=float, default=200, metavar="MB",
-                        help="largest upload accepted, in MB (default 200)")
-    parser.add_argument("--keep-hours", type=float, default=24, metavar="HOURS",
-                        help="hours results are kept after a job ends (default 24)")
-    parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="where uploads and results are kept (default ~/.cache/cunet/serve)")
+    parser.add_argument(
+        "--max-upload-mb", type=float, default=200, metavar="MB", help="largest upload accepted, in MB (default 200)"
+    )
+    parser.add_argument(
+        "--keep-hours",
+        type=float,
+        default=24,
+        metavar="HOURS",
+        help="hours results are kept after a job ends (default 24)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="where uploads and results are kept (default ~/.cache/cunet/serve)",
+    )
 
 
 def needs_tensorflow(args) -> bool:
@@ -70,10 +83,15 @@ def run(args) -> int:
     separator = Separator.load(args.model, runtime="auto")
     app = create_app(separator, data_dir, args.model, args.max_upload_mb, args.keep_hours)
     if args.host != LOCALHOST:
-        print(f"cunet serve: warning: listening on {args.host}: anyone who can reach it can use it "
-              "(no authentication)", file=sys.stderr)
+        print(
+            f"cunet serve: warning: listening on {args.host}: anyone who can reach it can use it (no authentication)",
+            file=sys.stderr,
+        )
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"cunet serve: http://{host}:{args.port}/ (model: {app.state.studio.info['model']}, "
-          f"runtime: {separator.runtime}; data: {data_dir}; Ctrl+C stops)", file=sys.stderr)
+    print(
+        f"cunet serve: http://{host}:{args.port}/ (model: {app.state.studio.info['model']}, "
+        f"runtime: {separator.runtime}; data: {data_dir}; Ctrl+C stops)",
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

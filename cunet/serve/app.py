@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from cunet.audio.formats import WRITE_FORMATS
+from cunet.audio.reading import probe_audio
 from cunet.errors import CunetError
 from cunet.serve.info import model_info
 from cunet.serve.jobs import JobQueue, QueueFull
@@ -51,8 +52,6 @@ def parse_wiener(values: list) -> bool:
 def check_audio(path: Path, name: str) -> None:
     """The CLI's first input check (`probe_audio`: decodable, not empty), its message naming
     `name`; the job runs the rest of the CLI's checks (e.g. NaN samples) and fails with them."""
-    from cunet.audio.reading import probe_audio
-
     try:
         probe_audio(path)
     except CunetError as exc:
@@ -66,17 +65,31 @@ def job_json(job: Job, queue: JobQueue) -> dict:
         for name in job.stems
     ]
     return {
-        "id": job.id, "name": job.name, "status": job.status, "progress": round(job.progress, 4),
-        "queue_position": queue.position(job.id), "error": job.error, "instruments": job.instruments,
-        "wiener": job.wiener, "stems": stems, "zip": f"{base}/stems.zip" if job.status == "done" else None,
+        "id": job.id,
+        "name": job.name,
+        "status": job.status,
+        "progress": round(job.progress, 4),
+        "queue_position": queue.position(job.id),
+        "error": job.error,
+        "instruments": job.instruments,
+        "wiener": job.wiener,
+        "stems": stems,
+        "zip": f"{base}/stems.zip" if job.status == "done" else None,
     }
 
 
 class Studio:
     """The routes over one `JobQueue` and `JobStore`; `keep_hours` bounds how long results stay."""
 
-    def __init__(self, separator, data_dir, model_path=None, max_upload_mb: float = 200, keep_hours: float = 24,
-                 max_queued: int = 16):
+    def __init__(
+        self,
+        separator,
+        data_dir,
+        model_path=None,
+        max_upload_mb: float = 200,
+        keep_hours: float = 24,
+        max_queued: int = 16,
+    ):
         self.separator = separator
         self.store = JobStore(data_dir)
         self.queue = JobQueue(separator, self.store, max_queued)
@@ -169,8 +182,11 @@ class Studio:
         if job.status != "done":
             return error(409, f"the job is {job.status}: no stems to download")
         if fmt not in WRITE_FORMATS or name not in job.stems:
-            return error(404, f"no such stem: {request.path_params['filename']!r} (stems: {', '.join(job.stems)}; "
-                              f"formats: {', '.join(WRITE_FORMATS)})")
+            return error(
+                404,
+                f"no such stem: {request.path_params['filename']!r} (stems: {', '.join(job.stems)}; "
+                f"formats: {', '.join(WRITE_FORMATS)})",
+            )
         try:
             path = await run_in_threadpool(self.store.stem_file, job, name, fmt)
         except CunetError as exc:  # e.g. mp3 cannot hold this rate or channel count
@@ -194,8 +210,9 @@ class Studio:
         return FileResponse(path, filename=f"{Path(job.name).stem}-stems-{fmt}.zip")
 
 
-def create_app(separator, data_dir, model_path=None, max_upload_mb: float = 200, keep_hours: float = 24,
-               max_queued: int = 16) -> Starlette:
+def create_app(
+    separator, data_dir, model_path=None, max_upload_mb: float = 200, keep_hours: float = 24, max_queued: int = 16
+) -> Starlette:
     """The studio app over a loaded `separator`, keeping jobs under `data_dir`."""
     studio = Studio(separator, data_dir, model_path, max_upload_mb, keep_hours, max_queued)
     app = Starlette(routes=studio.routes(), lifespan=studio.lifespan)

@@ -104,8 +104,15 @@ class JobQueue:
         source = self.store.input_path(job)
         try:
             written = self.separator.separate_file(
-                source, self.store.stems_dir(job), job.instruments or None, residual=False, wiener=job.wiener,
-                fmt="wav", overwrite=False, backend="auto", progress=lambda done: setattr(job, "progress", done),
+                source,
+                self.store.stems_dir(job),
+                job.instruments or None,
+                residual=False,
+                wiener=job.wiener,
+                fmt="wav",
+                overwrite=False,
+                backend="auto",
+                progress=lambda done: setattr(job, "progress", done),
             )
             job.stems, job.status, job.progress = list(written), "done", 1.0
         except CunetError as exc:

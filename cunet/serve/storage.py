@@ -24,6 +24,9 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import soundfile as sf
+
+from cunet.audio.writing import AudioWriter
 from cunet.fileio import atomic_path, atomic_write_text
 
 STATUSES = ("queued", "running", "done", "failed")
@@ -161,10 +164,6 @@ class JobStore:
 def convert_audio(source: Path, target: Path, fmt: str, block: int = 1 << 18) -> None:
     """Rewrite an audio file in another output format, block by block and atomically, with
     the writer `cunet separate` uses (so the result equals `separate_file(fmt=fmt)`'s)."""
-    import soundfile as sf
-
-    from cunet.audio.writing import AudioWriter
-
     with sf.SoundFile(str(source)) as f, AudioWriter(target, f.samplerate, f.channels, fmt) as writer:
         while True:
             samples = f.read(block, dtype="float32", always_2d=True)

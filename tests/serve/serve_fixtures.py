@@ -26,8 +26,7 @@ def running_server(separator, data_dir, **kwargs):
     from cunet.serve.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(separator, data_dir, **kwargs), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(create_app(separator, data_dir, **kwargs), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -12,6 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 import soundfile as sf
+
 from serve_fixtures import tone_mix
 
 with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; the installed httpx works
@@ -66,7 +67,7 @@ def test_info_and_page(client, separator):
         assert client.get(asset).status_code == 200
     # nothing loaded from other sites: every script, stylesheet and fetch is local
     text = page.text + client.get("/static/app.js").text + client.get("/static/style.css").text
-    for pattern in ('src="http', "<link rel=\"stylesheet\" href=\"http", "url(http", "@import", "fetch(\"http"):
+    for pattern in ('src="http', '<link rel="stylesheet" href="http', "url(http", "@import", 'fetch("http'):
         assert pattern not in text
 
 
@@ -142,10 +143,19 @@ def test_unknown_ids_and_traversal_get_404(client, tmp_path):
     job = wait_done(client, post(client, tone_mix(tmp_path / "t.wav", seconds=0.5)).json()["id"])
     base = f"/api/jobs/{job['id']}"
     paths = [
-        "/api/jobs/" + "A" * 22, "/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/%2e%2e", "/api/jobs/x/stems/bass.wav",
-        f"{base}/stems/..%2Fjob.json", f"{base}/stems/..%2F..%2F{job['id']}%2Fjob.json.wav", f"{base}/stems/job.json",
-        f"{base}/stems/bass.exe", f"{base}/stems/kazoo.wav", f"{base}/stems/input.wav", f"{base}/stems.zip?format=..%2Fx",
-        "/api/jobs/" + "A" * 22 + "/stems.zip", "/static/..%2F..%2Fapp.py",
+        "/api/jobs/" + "A" * 22,
+        "/api/jobs/..%2F..%2Fetc%2Fpasswd",
+        "/api/jobs/%2e%2e",
+        "/api/jobs/x/stems/bass.wav",
+        f"{base}/stems/..%2Fjob.json",
+        f"{base}/stems/..%2F..%2F{job['id']}%2Fjob.json.wav",
+        f"{base}/stems/job.json",
+        f"{base}/stems/bass.exe",
+        f"{base}/stems/kazoo.wav",
+        f"{base}/stems/input.wav",
+        f"{base}/stems.zip?format=..%2Fx",
+        "/api/jobs/" + "A" * 22 + "/stems.zip",
+        "/static/..%2F..%2Fapp.py",
     ]
     for path in paths:
         response = client.get(path)

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from serve_fixtures import EXAMPLE, running_server
 
 from cunet.audio.reading import probe_audio
 from cunet.cli import main
 from cunet.errors import CunetError
+from serve_fixtures import EXAMPLE, running_server
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -31,13 +31,21 @@ def _browser(downloads: Path):
             pytest.skip(f"{tool} is missing (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1240,1640",
-                 "--autoplay-policy=no-user-gesture-required", "--force-device-scale-factor=1"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1240,1640",
+        "--autoplay-policy=no-user-gesture-required",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER if os.path.exists(CHROMEDRIVER)
-                                      else shutil.which("chromedriver"))
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
+    service = webdriver.ChromeService(
+        executable_path=CHROMEDRIVER if os.path.exists(CHROMEDRIVER) else shutil.which("chromedriver")
+    )
     driver = webdriver.Chrome(options=options, service=service)
     driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     return driver
@@ -66,8 +74,14 @@ def test_page_separates_plays_mixes_and_downloads(tmp_path, separator):
     try:
         with running_server(separator, tmp_path / "data") as url:
             driver.get(url)
-            _wait(lambda: "litert" in driver.find_element("id", "model-name").text
-                  or "tensorflow" in driver.find_element("id", "model-name").text, 10, "the model line")
+            _wait(
+                lambda: (
+                    "litert" in driver.find_element("id", "model-name").text
+                    or "tensorflow" in driver.find_element("id", "model-name").text
+                ),
+                10,
+                "the model line",
+            )
             driver.find_element("id", "file").send_keys(str(EXAMPLE))
             driver.find_element("id", "separate").click()
             _wait(lambda: driver.execute_script("return window.studio.ready === true"), 60, "the stems")
@@ -110,8 +124,11 @@ def _check_page(driver, separator):
     assert abs(duration - sf.info(str(EXAMPLE)).duration) < 0.01
     # the players: all stems start together and the transport advances
     driver.find_element("id", "play").click()
-    _wait(lambda: driver.execute_script("return window.studio.playing && window.studio.sources.length") == 4,
-          5, "playback of the four stems")
+    _wait(
+        lambda: driver.execute_script("return window.studio.playing && window.studio.sources.length") == 4,
+        5,
+        "playback of the four stems",
+    )
     # mute vocals: its gain node goes to 0, the others stay at 1
     row = driver.find_elements("css selector", ".stem")[names.index("vocals")]
     row.find_element("css selector", ".mute").click()
@@ -125,7 +142,8 @@ def _check_page(driver, separator):
 
 def _gains_if_settled(driver):
     gains = driver.execute_script(
-        "return Object.fromEntries(window.studio.stems.map(s => [s.name, s.gain.gain.value]))")
+        "return Object.fromEntries(window.studio.stems.map(s => [s.name, s.gain.gain.value]))"
+    )
     rounded = {name: round(value, 3) for name, value in gains.items()}
     return rounded if set(rounded.values()) <= {0.0, 1.0} else None
 

@@ -12,18 +12,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from serve_fixtures import free_port, running_server, tone_mix
 
 from cunet.cli import main
 from cunet.serve.storage import RESTART_ERROR, Job, JobStore, new_job_id
+from serve_fixtures import free_port, running_server, tone_mix
 
 BOUNDARY = "cunetboundary"
 LIMIT_MB = 1
 
 
 def head(port: int, length=None, chunked=False) -> bytes:
-    lines = ["POST /api/jobs HTTP/1.1", f"Host: 127.0.0.1:{port}",
-             f"Content-Type: multipart/form-data; boundary={BOUNDARY}"]
+    lines = [
+        "POST /api/jobs HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
+    ]
     lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {length}")
     part = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
     return ("\r\n".join(lines) + "\r\n\r\n").encode(), part.encode()
@@ -120,10 +123,17 @@ def test_restart_serves_finished_jobs_and_fails_interrupted_ones(separator, tmp_
 
 
 def _post(url: str, song: Path) -> str:
-    body = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{song.name}"\r\n\r\n'.encode()
-            + song.read_bytes() + f"\r\n--{BOUNDARY}--\r\n".encode())
-    request = urllib.request.Request(f"{url}api/jobs", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{song.name}"\r\n\r\n'.encode()
+        + song.read_bytes()
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{url}api/jobs",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
     return json.load(urllib.request.urlopen(request))["id"]
 
 
@@ -146,9 +156,11 @@ def test_expiry_removes_only_old_ended_jobs(tmp_path):
 def test_command_line_binds_localhost_and_warns_otherwise(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     ports = free_port(), free_port()
-    commands = [[sys.executable, "-m", "cunet", "serve", "--port", str(ports[0]), "--data-dir", str(tmp_path / "a")],
-                [sys.executable, "-m", "cunet", "serve", "--port", str(ports[1]), "--data-dir", str(tmp_path / "b"),
-                 "--host", "127.0.0.2"]]
+    serve = [sys.executable, "-m", "cunet", "serve"]
+    commands = [
+        [*serve, "--port", str(ports[0]), "--data-dir", str(tmp_path / "a")],
+        [*serve, "--port", str(ports[1]), "--data-dir", str(tmp_path / "b"), "--host", "127.0.0.2"],
+    ]
     processes = [subprocess.Popen(c, stderr=subprocess.PIPE, text=True, env=env) for c in commands]
     try:
         _wait_up(f"http://127.0.0.1:{ports[0]}/api/info")

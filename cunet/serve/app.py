@@ -190,7 +190,7 @@ class Studio:
         try:
             path = await run_in_threadpool(self.store.stem_file, job, name, fmt)
         except CunetError as exc:  # e.g. mp3 cannot hold this rate or channel count
-            return error(422, str(exc).replace(str(self.store.folder(job.id)), job.name))
+            return error(422, str(exc))
         return FileResponse(path, filename=f"{Path(job.name).stem}-{name}.{fmt}")
 
     async def get_zip(self, request: Request) -> Response:
@@ -206,7 +206,7 @@ class Studio:
         try:
             path = await run_in_threadpool(self.store.zip_file, job, fmt)
         except CunetError as exc:
-            return error(422, str(exc).replace(str(self.store.folder(job.id)), job.name))
+            return error(422, str(exc))
         return FileResponse(path, filename=f"{Path(job.name).stem}-stems-{fmt}.zip")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from cunet.audio.formats import check_writable
 from cunet.audio.writing import AudioWriter
 from cunet.fileio import atomic_path, atomic_write_text
 
@@ -146,7 +147,7 @@ class JobStore:
         target = self.stem_path(job, name, fmt)
         with self.lock(target):
             if not target.exists():
-                convert_audio(wav, target, fmt)
+                convert_audio(wav, target, fmt, job.name)
         return target
 
     def zip_file(self, job: Job, fmt: str) -> Path:
@@ -161,9 +162,12 @@ class JobStore:
         return target
 
 
-def convert_audio(source: Path, target: Path, fmt: str, block: int = 1 << 18) -> None:
+def convert_audio(source: Path, target: Path, fmt: str, name: str = "", block: int = 1 << 18) -> None:
     """Rewrite an audio file in another output format, block by block and atomically, with
-    the writer `cunet separate` uses (so the result equals `separate_file(fmt=fmt)`'s)."""
+    the writer `cunet separate` uses (so the result equals `separate_file(fmt=fmt)`'s).
+    Audio the format cannot hold is the CLI's `AudioError`, naming the song `name`."""
+    with sf.SoundFile(str(source)) as f:
+        check_writable(fmt, name or source.name, f.samplerate, f.channels)
     with sf.SoundFile(str(source)) as f, AudioWriter(target, f.samplerate, f.channels, fmt) as writer:
         while True:
             samples = f.read(block, dtype="float32", always_2d=True)

@@ -102,6 +102,22 @@ def test_custom_condition_and_wiener(client, separator, tmp_path):
     assert np.array_equal(got, sf.read(str(written["vocals=0.5+drums"]), dtype="float32")[0])
 
 
+def test_mp3_download_equals_separate_file_and_refuses_what_mp3_cannot_hold(client, separator, tmp_path):
+    song = tone_mix(tmp_path / "tones.wav")
+    job = wait_done(client, post(client, song, instruments="bass").json()["id"])
+    written = separator.separate_file(song, tmp_path / "cli", ["bass"], fmt="mp3", progress=False)["bass"]
+    response = client.get(job["stems"][0]["files"]["mp3"])
+    assert response.status_code == 200 and response.content == written.read_bytes()
+    wide = tmp_path / "wide.wav"  # mp3 holds 1 or 2 channels
+    sf.write(str(wide), np.tile(sf.read(str(song))[0][:8000, :1], (1, 3)), 22050)
+    job = wait_done(client, post(client, wide, instruments="bass").json()["id"])
+    response = client.get(job["stems"][0]["files"]["mp3"])
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("wide.wav: mp3 holds 1 or 2 channels")
+    assert client.get(job["stems"][0]["files"]["flac"]).status_code == 200
+    assert_alive(client)
+
+
 def cli_message(path, name) -> str:
     """The one line `cunet separate` prints for this input, with the upload's name for its path."""
     with pytest.raises(CunetError) as caught:

@@ -17,10 +17,9 @@ FRAME_PERIOD_MS = 5.0
 HOP = int(WORLD_RATE * FRAME_PERIOD_MS / 1000)  # samples per WORLD frame
 FFT_SIZE = 512  # spectral envelope resolution: 257 bins of 31 Hz
 _BREAK_MS = 250  # the pause espeak-ng puts between syllables of one call
-_MIN_BREAK_FRAMES = (
-    20  # a silence this long (100 ms) is a break, not a stop consonant's closure
-)
+_MIN_BREAK_FRAMES = 20  # a silence this long (100 ms) is a break, not a stop consonant's closure
 _SILENCE_DB = -50.0
+_HEAD_FRAMES, _TAIL_FRAMES = 8, 12  # a vowel's first 40 ms and last 60 ms keep their length
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,7 @@ def require_espeak() -> str:
     """The espeak-ng executable, or a one-line CunetError saying how to install it."""
     path = shutil.which(ESPEAK)
     if path is None:
-        raise CunetError(
-            f"{ESPEAK} is not installed (needed for the sung voice): sudo apt-get install espeak-ng"
-        )
+        raise CunetError(f"{ESPEAK} is not installed (needed for the sung voice): sudo apt-get install espeak-ng")
     return path
 
 
@@ -55,9 +52,7 @@ def import_pyworld():
     try:
         import pyworld
     except ImportError as error:
-        raise CunetError(
-            f"the sung voice needs pyworld ({error}): pip install 'cunet[synth]'"
-        ) from None
+        raise CunetError(f"the sung voice needs pyworld ({error}): pip install 'cunet[synth]'") from None
     return pyworld
 
 
@@ -72,9 +67,7 @@ def speak(texts: Sequence[str], voice: str, speed: int) -> list[np.ndarray]:
     audio = _espeak(f"<speak>{ssml}</speak>", voice, speed)
     pieces = _split_at_breaks(audio, len(texts))
     if pieces is None:
-        pieces = [
-            _trim(_espeak(f"<speak>{text}</speak>", voice, speed)) for text in texts
-        ]
+        pieces = [_trim(_espeak(f"<speak>{text}</speak>", voice, speed)) for text in texts]
     return pieces
 
 
@@ -83,15 +76,9 @@ def _espeak(ssml: str, voice: str, speed: int) -> np.ndarray:
 
     command = [require_espeak(), "-v", voice, "-s", str(speed), "-m", "--stdout", ssml]
     result = subprocess.run(command, capture_output=True, check=False)
-    if (
-        result.returncode != 0
-        or result.stdout[:4] != b"RIFF"
-        or len(result.stdout) < 44
-    ):
+    if result.returncode != 0 or result.stdout[:4] != b"RIFF" or len(result.stdout) < 44:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise CunetError(
-            f"{ESPEAK} -v {voice} failed: {message[0] if message else 'no audio'}"
-        )
+        raise CunetError(f"{ESPEAK} -v {voice} failed: {message[0] if message else 'no audio'}")
     wav = result.stdout
     rate = int.from_bytes(wav[24:28], "little")
     samples = np.frombuffer(wav[44 : 44 + (len(wav) - 44) // 2 * 2], dtype="<i2")
@@ -136,9 +123,7 @@ def analyse(audio: np.ndarray) -> Syllable:
     """WORLD analysis (DIO + StoneMask, CheapTrick, D4C) of one spoken syllable at WORLD_RATE."""
     pyworld = import_pyworld()
     audio = np.ascontiguousarray(audio, dtype=np.float64)
-    f0, times = pyworld.dio(
-        audio, WORLD_RATE, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_PERIOD_MS
-    )
+    f0, times = pyworld.dio(audio, WORLD_RATE, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_PERIOD_MS)
     f0 = pyworld.stonemask(audio, f0, times, WORLD_RATE)
     sp = pyworld.cheaptrick(audio, f0, times, WORLD_RATE, fft_size=FFT_SIZE)
     ap = pyworld.d4c(audio, f0, times, WORLD_RATE, fft_size=FFT_SIZE)
@@ -149,9 +134,28 @@ def analyse(audio: np.ndarray) -> Syllable:
         loudest = int(np.argmax(sp.sum(axis=1)))
         start, end = max(0, loudest - 4), min(len(f0), loudest + 5)
     log_sp = np.log(np.maximum(sp, 1e-16))
-    core_power = np.mean(sp[start:end].sum(axis=1))
-    log_sp -= np.log(max(core_power, 1e-16))
+    log_sp += _sustain(log_sp, start, end)[:, None]
     return Syllable(log_sp=log_sp, ap=ap, voiced_start=start, voiced_end=end)
+
+
+def _stretched_part(start: int, end: int) -> tuple[int, int]:
+    """The frames of a voiced core `start:end` that stretch with the note (its middle)."""
+    return start + min(_HEAD_FRAMES, (end - start) // 3), end - min(_TAIL_FRAMES, (end - start) // 3)
+
+
+def _sustain(log_sp: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Log gain per frame that holds the vowel's middle at its full level (a sung vowel does
+    not fade as a spoken one does) and brings that level to 1; the gain eases in over the
+    vowel's start and out over its end. (frames, bins) -> (frames,)."""
+    power = np.log(np.maximum(np.exp(log_sp).sum(axis=1), 1e-30))
+    level = np.percentile(power[start:end], 90)
+    low, high = _stretched_part(start, end)
+    gain = np.full(len(power), -level)
+    if high > low:
+        gain[low:high] += np.clip(level - power[low:high], -np.log(10), np.log(100))
+        gain[start:low] += np.linspace(0, gain[low] + level, low - start, endpoint=False)
+        gain[high:end] += np.linspace(gain[high - 1] + level, 0, end - high, endpoint=False)
+    return gain
 
 
 def stretch_positions(syllable: Syllable, frames: int) -> np.ndarray:
@@ -159,14 +163,11 @@ def stretch_positions(syllable: Syllable, frames: int) -> np.ndarray:
     vowel's first 40 ms and last 60 ms keep their natural length, the vowel's middle stretches
     (or everything shrinks evenly when the note is too short for the natural length)."""
     start, end, total = syllable.voiced_start, syllable.voiced_end, syllable.frames
-    head = min(8, (end - start) // 3)
-    tail = min(12, (end - start) // 3)
-    source = np.array([0, start + head, end - tail, total], dtype=np.float64)
-    natural = start + head + tail + (total - end)
+    low, high = _stretched_part(start, end)
+    source = np.array([0, low, high, total], dtype=np.float64)
+    natural = total - (high - low)
     if frames > natural + 1:
-        target = np.array(
-            [0, start + head, frames - (total - end) - tail, frames], np.float64
-        )
+        target = np.array([0, low, frames - (total - high), frames], np.float64)
     else:
         target = source * (frames / total)
     positions = np.interp(np.arange(frames) + 0.5, target, source) - 0.5

@@ -3,6 +3,7 @@
 import json
 import math
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from cunet.synth.voice import (
     melody,
     random_voice,
     sing,
+    syllable_units,
 )
 
 RATE = 16000
@@ -27,14 +29,12 @@ needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
     reason="espeak-ng is not installed (sudo apt-get install espeak-ng)",
 )
-pyworld = pytest.importorskip(
-    "pyworld", reason="pyworld is not installed (pip install 'cunet[synth]')"
-)
+pyworld = pytest.importorskip("pyworld", reason="pyworld is not installed (pip install 'cunet[synth]')")
 
-# Two phrases of a tenor melody, 1.3 s apart; the second ends on a long note.
+# Two phrases of a tenor melody, 1.3 s apart, a short rest (1.05-1.3 s) inside the first.
 PHRASE_ONE = [
     Note(0.3, 0.45, 57),
-    Note(0.8, 0.45, 60),
+    Note(0.8, 0.25, 60),
     Note(1.3, 0.7, 64),
     Note(2.05, 0.45, 62),
 ]
@@ -71,16 +71,16 @@ def test_the_voice_sings_the_written_pitches_and_stays_silent_between_phrases():
     assert voiced > 0.8
     assert np.median(cents) < 20
     assert np.percentile(cents, 90) < 60
-    gap = audio[int(2.75 * RATE) : int(3.7 * RATE)]
-    assert np.max(np.abs(gap)) < 1e-3 * PEAK
+    between_phrases = audio[int(2.75 * RATE) : int(3.7 * RATE)]
+    assert np.max(np.abs(between_phrases)) < 1e-3 * PEAK
+    rest = audio[int(1.08 * RATE) : int(1.15 * RATE)]
+    assert np.max(np.abs(rest)) < 1e-3 * PEAK
     assert np.sqrt(np.mean(audio[int(1.3 * RATE) : int(2.0 * RATE)] ** 2)) > 0.05
 
 
 @needs_espeak
 def test_vibrato_and_glides_stay_around_the_notes():
-    lively = VoiceSpec(
-        vibrato_depth=50.0, glide_time=0.12, scoop_probability=1.0, drift_cents=10.0
-    )
+    lively = VoiceSpec(vibrato_depth=50.0, glide_time=0.12, scoop_probability=1.0, drift_cents=10.0)
     audio = sing(MELODY, RATE, lively, seed=4)
     cents, voiced = pitch_errors(audio, MELODY)
     assert voiced > 0.8
@@ -107,9 +107,7 @@ def test_sing_is_deterministic_sized_and_normalized():
 
 @needs_espeak
 def test_a_breath_comes_just_before_a_phrase_and_nowhere_else():
-    audio = sing(
-        MELODY, RATE, VoiceSpec(breath_probability=1.0, breath_level_db=-20.0), seed=5
-    )
+    audio = sing(MELODY, RATE, VoiceSpec(breath_probability=1.0, breath_level_db=-20.0), seed=5)
     before = audio[int(3.35 * RATE) : int(3.75 * RATE)]
     earlier = audio[int(2.75 * RATE) : int(3.15 * RATE)]
     assert np.sqrt(np.mean(before**2)) > 1e-3
@@ -128,9 +126,7 @@ def test_a_chord_is_sung_as_its_highest_note():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_singers_sing_in_their_language_and_range(seed):
     voice = random_voice(np.random.default_rng(seed))
-    notes = in_range(
-        [Note(0.1, 0.4, 62), Note(0.5, 0.4, 64), Note(0.9, 0.6, 67)], voice
-    )
+    notes = in_range([Note(0.1, 0.4, 62), Note(0.5, 0.4, 64), Note(0.9, 0.6, 67)], voice)
     assert all(voice.low - 2 <= n.pitch <= voice.high + 2 for n in notes)
     audio = sing(notes, RATE, voice, seed=seed)
     cents, voiced = pitch_errors(audio, notes)
@@ -172,17 +168,32 @@ def test_the_melody_is_one_line():
     ]
 
 
+def test_melismas_carry_one_syllable_over_legato_notes_only():
+    legato = [Note(0.5 * i, 0.5, 60 + i) for i in range(6)]
+    detached = [Note(0.5 * i, 0.3, 60 + i) for i in range(6)]
+    rng = np.random.default_rng(0)
+    units = syllable_units(legato, 1.0, rng)
+    assert [n for unit in units for n in unit] == legato
+    assert all(2 <= len(unit) <= 3 for unit in units[:-1])
+    assert [len(unit) for unit in syllable_units(detached, 1.0, rng)] == [1] * 6
+    assert [len(unit) for unit in syllable_units(legato, 0.0, rng)] == [1] * 6
+
+
+@needs_espeak
+def test_a_melisma_follows_every_note_it_carries():
+    legato = [Note(0.2 + 0.35 * i, 0.35, p) for i, p in enumerate([60, 62, 64, 65, 67, 65])]
+    audio = sing(legato, RATE, replace(STEADY, melisma_probability=1.0), seed=2)
+    cents, voiced = pitch_errors(audio, legato)
+    assert voiced > 0.8 and np.median(cents) < 25
+
+
 def test_harmony_moves_along_the_scale():
-    c_major = [
-        Note(i * 0.5, 0.5, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])
-    ]
+    c_major = [Note(i * 0.5, 0.5, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])]
     third_above = [n.pitch for n in harmony(c_major, 2)]
     assert third_above == [64, 65, 67, 69, 71, 72, 74, 76]
     sixth_below = [n.pitch for n in harmony(c_major, -5)]
     assert sixth_below == [52, 53, 55, 57, 59, 60, 62, 64]
-    g_major = [
-        Note(i * 0.5, 0.5, p) for i, p in enumerate([67, 69, 71, 72, 74, 76, 78, 79])
-    ]
+    g_major = [Note(i * 0.5, 0.5, p) for i, p in enumerate([67, 69, 71, 72, 74, 76, 78, 79])]
     assert [n.pitch for n in harmony(g_major, -2)][:3] == [64, 66, 67]
 
 

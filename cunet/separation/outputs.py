@@ -82,12 +82,15 @@ def _claimable(outputs: dict, overwrite: bool, skip_existing: bool) -> dict:
     """The outputs to write, after the existing ones and those other runs write are looked at."""
     left = {}
     for name, path in outputs.items():
-        sweep_partials(path)
-        busy = live_partials(path)
+        try:
+            sweep_partials(path)
+            busy, exists = live_partials(path), path.exists()
+        except OSError as exc:
+            raise CunetError(f"cannot check output {exc.filename or path}: {exc.strerror or exc}") from None
         if busy and not overwrite:
             raise CunetError(f"output {path} is being written by another cunet process (pid {busy[0]}); "
                              "wait for it, or use --overwrite")
-        if path.exists() and not overwrite:
+        if exists and not overwrite:
             if skip_existing:
                 continue
             raise CunetError(f"output exists: {path} (use --overwrite to replace it, or --skip-existing)")

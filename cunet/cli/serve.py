@@ -81,7 +81,8 @@ def run(args) -> int:
     except OSError as exc:
         raise CunetError(f"cannot create the data folder {data_dir}: {exc.strerror or exc}") from None
     separator = Separator.load(args.model, runtime="auto")
-    app = create_app(separator, data_dir, args.model, args.max_upload_mb, args.keep_hours)
+    local_names = ["127.0.0.1", "localhost"] if args.host == LOCALHOST else None
+    app = create_app(separator, data_dir, args.model, args.max_upload_mb, args.keep_hours, allowed_hosts=local_names)
     if args.host != LOCALHOST:
         print(
             f"cunet serve: warning: listening on {args.host}: anyone who can reach it can use it (no authentication)",

@@ -15,12 +15,15 @@ for a stem the format cannot hold (mp3: at most 2 channels, MPEG rates), 503 wit
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -35,6 +38,13 @@ from cunet.serve.storage import Job, JobStore, new_job_id
 from cunet.serve.uploads import UploadTooLarge, receive_upload
 
 STATIC = Path(__file__).resolve().parent / "static"
+# the page may load and connect to this server only (and play the remix it makes itself)
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+log = logging.getLogger("cunet.serve")
 TRUE, FALSE = ("1", "true", "on", "yes"), ("", "0", "false", "off", "no")
 
 
@@ -76,6 +86,13 @@ def job_json(job: Job, queue: JobQueue) -> dict:
         "stems": stems,
         "zip": f"{base}/stems.zip" if job.status == "done" else None,
     }
+
+
+def same_origin(request: Request) -> bool:
+    """A browser's request from this server's own page, or no browser at all (no Origin:
+    curl, scripts). Another site's page could otherwise post songs to this server."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
 class Studio:
@@ -123,17 +140,24 @@ class Studio:
 
     def _expire_loop(self) -> None:
         while True:
-            self.store.expire(self.keep_seconds)
+            try:
+                self.store.expire(self.keep_seconds)
+            except OSError:  # the data dir unreadable for a moment: try again next round
+                log.exception("expiring old jobs failed")
             if self._stop.wait(min(600.0, max(1.0, self.keep_seconds / 10))):
                 return
 
     async def page(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", media_type="text/html", content_disposition_type="inline")
+        return FileResponse(
+            STATIC / "index.html", media_type="text/html", content_disposition_type="inline", headers=PAGE_HEADERS
+        )
 
     async def api_info(self, request: Request) -> Response:
         return JSONResponse({**self.info, "formats": list(WRITE_FORMATS), "max_upload_mb": self.max_bytes / 1e6})
 
     async def post_job(self, request: Request) -> Response:
+        if not same_origin(request):
+            return error(403, "uploads from other sites are refused (open the page this server serves)")
         try:
             upload = await receive_upload(request, self.store.incoming, self.max_bytes)
         except UploadTooLarge as exc:  # closing the connection: the rest of the body is never read
@@ -148,10 +172,7 @@ class Studio:
                 self.separator.parse_instruments(instruments)
             wiener = parse_wiener(upload.fields.get("wiener", []))
             await run_in_threadpool(check_audio, upload.path, upload.name)
-            job = Job(new_job_id(), upload.name, upload.suffix, instruments, wiener)
-            self.store.folder(job.id).mkdir()
-            upload.path.replace(self.store.input_path(job))
-            self.queue.submit(job)
+            job = self.queue.submit(Job(new_job_id(), upload.name, upload.suffix, instruments, wiener), upload.path)
         except QueueFull as exc:
             return error(503, str(exc))
         except CunetError as exc:
@@ -211,10 +232,19 @@ class Studio:
 
 
 def create_app(
-    separator, data_dir, model_path=None, max_upload_mb: float = 200, keep_hours: float = 24, max_queued: int = 16
+    separator,
+    data_dir,
+    model_path=None,
+    max_upload_mb: float = 200,
+    keep_hours: float = 24,
+    max_queued: int = 16,
+    allowed_hosts=None,
 ) -> Starlette:
-    """The studio app over a loaded `separator`, keeping jobs under `data_dir`."""
+    """The studio app over a loaded `separator`, keeping jobs under `data_dir`. `allowed_hosts`
+    (e.g. ["127.0.0.1", "localhost"]): the Host headers answered, others get 400 (a page of
+    another site whose name resolves to this machine cannot read it); None: any."""
     studio = Studio(separator, data_dir, model_path, max_upload_mb, keep_hours, max_queued)
-    app = Starlette(routes=studio.routes(), lifespan=studio.lifespan)
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    app = Starlette(routes=studio.routes(), lifespan=studio.lifespan, middleware=middleware)
     app.state.studio = studio
     return app

@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from pathlib import Path
 
 from cunet.errors import CunetError
 from cunet.serve.storage import Job, JobStore
@@ -60,11 +61,14 @@ class JobQueue:
             thread.join(timeout)
         self._threads.clear()
 
-    def submit(self, job: Job) -> Job:
-        """Queue a job whose upload is in place (`store.input_path(job)`); saves its state."""
+    def submit(self, job: Job, upload: Path) -> Job:
+        """Queue a job: its folder made, the `upload` moved in (`store.input_path(job)`), its
+        state saved; raises `QueueFull` (nothing made) when `max_queued` jobs wait already."""
         with self._lock:
             if len(self._waiting) >= self.max_queued:
                 raise QueueFull(f"the queue is full ({self.max_queued} songs waiting); try again in a few minutes")
+            self.store.folder(job.id).mkdir()
+            upload.replace(self.store.input_path(job))
             self.store.save(job)
             self._live[job.id] = job
             self._waiting.append(job.id)
@@ -93,9 +97,11 @@ class JobQueue:
                 self._waiting.remove(job_id)
                 job = self._live[job_id]
                 job.status = "running"
-            self.store.save(job)
             try:
+                self.store.save(job)
                 self._separate(job)
+            except Exception:  # its state could not be saved (disk full...): the worker goes on
+                log.exception("job %s: cannot save its state", job.id)
             finally:
                 with self._lock:
                     self._live.pop(job.id, None)

@@ -71,6 +71,19 @@ def test_info_and_page(client, separator):
         assert pattern not in text
 
 
+def test_other_sites_cannot_post_or_read(client, separator, tmp_path):
+    assert "default-src 'self'" in client.get("/").headers["content-security-policy"]
+    song = tone_mix(tmp_path / "t.wav", seconds=0.5)
+    with open(song, "rb") as f:
+        files = {"file": ("t.wav", f.read())}
+    refused = client.post("/api/jobs", files=files, headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 403 and "other sites" in refused.json()["error"]
+    assert client.post("/api/jobs", files=files, headers={"Origin": "http://testserver"}).status_code == 202
+    with TestClient(create_app(separator, tmp_path / "local", allowed_hosts=["127.0.0.1"])) as local:
+        assert local.get("/api/info").status_code == 400  # Host: testserver
+        assert local.get("http://127.0.0.1/api/info").status_code == 200
+
+
 def test_separation_every_instrument_equals_separate_file(client, separator, tmp_path):
     song = tone_mix(tmp_path / "tones.wav")
     response = post(client, song)

@@ -167,6 +167,10 @@ def test_command_line_binds_localhost_and_warns_otherwise(tmp_path):
         _wait_up(f"http://127.0.0.2:{ports[1]}/api/info")
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.2", ports[0]), timeout=2).close()
+        rebound = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/api/info", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as caught:  # a site whose name resolves here
+            urllib.request.urlopen(rebound, timeout=10)
+        assert caught.value.code == 400
     finally:
         for process in processes:
             process.terminate()

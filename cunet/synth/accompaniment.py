@@ -30,7 +30,8 @@ def bass_bar(pattern: str, grid: Grid, bar: int, chords: list[Chord], next_chord
     notes = []
     for first, steps, chord in _chord_slots(grid, chords):
         root = chord.bass_pitch()
-        fifth = root + 7 if root + 7 < 55 else root - 5
+        fifth = root + chord.intervals[2]  # the chord's own fifth (diminished, augmented)
+        fifth = fifth if fifth < 55 else fifth - 12
         if pattern == "roots":
             hits = [(first, steps, root)]
         elif pattern == "pulse":
@@ -39,7 +40,8 @@ def bass_bar(pattern: str, grid: Grid, bar: int, chords: list[Chord], next_chord
         elif pattern == "root-fifth":
             hits = [(s, spb, root if (s // spb) % 2 == 0 else fifth) for s in range(first, first + steps, spb)]
         elif pattern == "walking":
-            tones = [root, chord.nearest_tone(root + 4), fifth, next_chord.bass_pitch() + int(rng.choice((-1, 1, 2)))]
+            approach = next_chord.bass_pitch() + int(rng.choice((-1, 1, 2)))  # chromatic lead-in
+            tones = [root, chord.nearest_tone(root + 4), fifth, max(28, approach)]
             hits = [(s, spb, tones[k % 4]) for k, s in enumerate(range(first, first + steps, spb))]
         elif pattern == "octaves":
             half = max(1, spb // 2)

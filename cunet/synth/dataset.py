@@ -102,10 +102,13 @@ def write_track(root: Path, spec: TrackSpec) -> str:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(partial, 0o777 & ~umask)
+        rate, stems = rendered.info["rate"], rendered.stems
         for stem in STEMS:
-            write_float_wav(partial / f"{stem}.wav", rendered.stems[stem], rendered.info["rate"])
-        mixture = sum(rendered.stems[stem] for stem in STEMS)
-        write_float_wav(partial / "mixture.wav", mixture, rendered.info["rate"])
+            write_float_wav(partial / f"{stem}.wav", stems[stem].T, rate)
+        mixture = stems[STEMS[0]].copy()
+        for stem in STEMS[1:]:
+            mixture += stems[stem]
+        write_float_wav(partial / "mixture.wav", mixture.T, rate)
         (partial / "track.json").write_text(track_json(rendered))
         os.rename(partial, split_dir / spec.name)
     finally:

@@ -10,23 +10,27 @@ from cunet.synth.notes import Note
 KICK, SIDE_STICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT = 36, 37, 38, 39, 42, 44, 46
 CRASH, RIDE, TAMBOURINE, SHAKER = 49, 51, 54, 70
 TOMS = (50, 48, 47, 45, 43, 41)  # high to low
-# Per style and grid length: kick, snare, hats (or ride); "X" accent, "x" normal, "g" ghost.
+# Per style and meter: kick, snare, hats (or ride) on the style's grid; "X" accent, "x" normal,
+# "g" ghost. A 4/4 shuffle is written in triplets (12 steps), as 12/8.
+_SHUFFLE = ("x.....x.x...", "...X.....X..", "x.xx.xx.xx.x")
 _GROOVES = {
-    ("rock", 16): ("x.......x.x.....", "....X.......X...", "x.x.x.x.x.x.x.x."),
-    ("pop", 16): ("x.....x...x.....", "....X.......X...", "x.xxx.xxx.xxx.xx"),
-    ("funk", 16): ("x..x..x...x..x..", "..g.X..g.g..X..g", "xxxxxxxxxxxxxxxx"),
-    ("halftime", 16): ("x.........x..x..", "........X.......", "x.x.x.x.x.x.x.x."),
-    ("electronic", 16): ("x...x...x...x...", "....X.......X...", "..x...x...x...x."),
-    ("ballad", 16): ("x.......x.......", "....X.......X...", "x...x...x...x..."),
-    ("disco", 16): ("x...x...x...x...", "....X.......X...", "xxxxxxxxxxxxxxxx"),
-    ("shuffle", 12): ("x.....x.x...", "...X.....X..", "x.xx.xx.xx.x"),
-    ("rock", 12): ("x.......x...", "....X...X...", "x.x.x.x.x.x."),
-    ("pop", 12): ("x.....x.....", "....X...X...", "x.x.x.x.x.x."),
-    ("waltz", 12): ("x...........", "....x...x...", "x.x.x.x.x.x."),
-    ("compound", 6): ("x.....", "...X..", "xxxxxx"),
-    ("compound", 12): ("x.....x.....", "...X.....X..", "xxxxxxxxxxxx"),
-    ("shuffle", 20): ("x.......x.....x.....", "....X.......X.......", "x.x.x.x.x.x.x.x.x.x."),
-    ("rock", 20): ("x.....x...x.........", "....X.......X.....X.", "x.x.x.x.x.x.x.x.x.x."),
+    ("rock", "4/4"): ("x.......x.x.....", "....X.......X...", "x.x.x.x.x.x.x.x."),
+    ("pop", "4/4"): ("x.....x...x.....", "....X.......X...", "x.xxx.xxx.xxx.xx"),
+    ("funk", "4/4"): ("x..x..x...x..x..", "..g.X..g.g..X..g", "xxxxxxxxxxxxxxxx"),
+    ("halftime", "4/4"): ("x.........x..x..", "........X.......", "x.x.x.x.x.x.x.x."),
+    ("electronic", "4/4"): ("x...x...x...x...", "....X.......X...", "..x...x...x...x."),
+    ("ballad", "4/4"): ("x.......x.......", "....X.......X...", "x...x...x...x..."),
+    ("disco", "4/4"): ("x...x...x...x...", "....X.......X...", "xxxxxxxxxxxxxxxx"),
+    ("shuffle", "4/4"): _SHUFFLE,
+    ("shuffle", "12/8"): _SHUFFLE,
+    ("compound", "12/8"): ("x.....x.....", "...X.....X..", "xxxxxxxxxxxx"),
+    ("rock", "3/4"): ("x.......x...", "....X...X...", "x.x.x.x.x.x."),
+    ("pop", "3/4"): ("x.....x.....", "....X...X...", "x.x.x.x.x.x."),
+    ("waltz", "3/4"): ("x...........", "....x...x...", "x.x.x.x.x.x."),
+    ("compound", "6/8"): ("x.....", "...X..", "xxxxxx"),
+    ("ballad", "6/8"): ("x.....", "...X..", "x.x.x."),
+    ("rock", "5/4"): ("x.....x...x.........", "....X.......X.....X.", "x.x.x.x.x.x.x.x.x.x."),
+    ("pop", "5/4"): ("x.......x.....x.....", "....X.......X.......", "x.x.x.x.x.x.x.x.x.x."),
 }
 _VELOCITY = {"X": 112, "x": 92, "g": 42}
 # Drum kits of the GM percussion bank: standard, room, power, electronic, TR-808, jazz, brush.
@@ -36,24 +40,16 @@ KITS = {"rock": (0, 16, 8), "pop": (0, 8), "funk": (0, 8, 32), "halftime": (0, 1
 
 
 def styles_for(meter: Meter) -> list[str]:
-    """The groove styles written for `meter` (a `shuffle` in 4/4 uses its own triplet grid)."""
-    styles = [style for style, steps in _GROOVES if steps == meter.steps_per_bar]
-    if meter.name == "4/4":
-        styles.append("shuffle")
-    return sorted(set(styles))
-
-
-def groove_grid(style: str, meter: Meter) -> int:
-    """Steps per bar of `style` on `meter`: a 4/4 shuffle is written in triplets (12 steps)."""
-    return 12 if (style == "shuffle" and meter.name == "4/4") else meter.steps_per_bar
+    """The groove styles written for `meter`."""
+    return sorted(style for style, name in _GROOVES if name == meter.name)
 
 
 def drum_bar(style: str, meter: Meter, grid: Grid, bar: int, energy: float, variation: float,
              rng: np.random.Generator, ride: bool = False) -> list[Note]:
     """One bar of `style` starting at bar index `bar`; `variation` is the chance of each extra or
     dropped kick; `ride` plays the hat line on the ride cymbal (choruses)."""
-    steps = groove_grid(style, meter)
-    kick, snare, hats = _GROOVES[(style, steps)]
+    kick, snare, hats = _GROOVES[(style, meter.name)]
+    steps = len(kick)
     step_seconds = grid.bar / steps
     start = grid.time(bar)
     notes = []

@@ -71,7 +71,7 @@ def part_chain(part: Part, rng: np.random.Generator) -> list[dict]:
 
 
 def apply(chain: list[dict], audio: np.ndarray, rate: int) -> np.ndarray:
-    """`audio` (samples, channels) float32 through `chain`; (samples, channels) float32."""
+    """`audio` (channels, samples) float32 through `chain`; (channels, samples) float32."""
     if not chain or not audio.any():
         return audio
     import pedalboard
@@ -79,5 +79,4 @@ def apply(chain: list[dict], audio: np.ndarray, rate: int) -> np.ndarray:
     board = pedalboard.Pedalboard(
         [getattr(pedalboard, step["effect"])(**{k: v for k, v in step.items() if k != "effect"}) for step in chain]
     )
-    processed = board(np.ascontiguousarray(audio.T), rate, reset=True)
-    return np.ascontiguousarray(processed.T, dtype=np.float32)
+    return board(np.ascontiguousarray(audio, dtype=np.float32), rate, reset=True)

@@ -123,7 +123,9 @@ def _assign(parts: dict, rng: np.random.Generator, sung_share: float) -> list[Pa
             result.append(Part(label or "drums", "drums", 0, tuple(notes), drums=True, role="midi drums"))
         elif key == vocal:
             sung = program not in VOICE_PROGRAMS and rng.random() < sung_share
-            result.append(Part(label or "melody", "vocals", program if not sung else 0, tuple(notes),
+            if not sung and program not in VOICE_PROGRAMS:  # unsung melodies still sound like voices
+                program = int(rng.choice(sorted(VOICE_PROGRAMS)))
+            result.append(Part(label or "melody", "vocals", 0 if sung else program, tuple(notes),
                                sung=sung, role="lead"))
         elif program in BASS_PROGRAMS:
             result.append(Part(label or "bass", "bass", program, tuple(notes), role="midi bass"))

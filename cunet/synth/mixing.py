@@ -1,7 +1,8 @@
 """The linear mix: parts panned into stems, stem width and balance, one common gain per track.
 
-Everything here is linear and per stem, so the mixture is exactly the sum of the written stems:
-no limiter on the sum; clipping is avoided by one gain shared by all stems of a track."""
+Audio is (channels, samples) float32 throughout. Everything here is linear and per stem, so the
+mixture is exactly the sum of the written stems: no limiter on the sum; clipping is avoided by
+one gain shared by all stems of a track."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 # Stem levels (dB RMS over the stem's sounding stretches) relative to the vocals, as in real mixes.
 STEM_LEVELS_DB = {"vocals": 0.0, "drums": -1.5, "bass": -4.0, "other": -3.0}
 PEAK = 0.89  # -1 dBFS: the mixture's peak after the common gain
-TARGET_RMS_DB = -16.0  # the mixture's level before the peak bound
+TARGET_RMS_DB = -16.0  # the vocals' level before the peak bound
 
 
 def random_pan(rng: np.random.Generator, stem: str, role: str) -> float:
@@ -20,30 +21,34 @@ def random_pan(rng: np.random.Generator, stem: str, role: str) -> float:
     return round(float(rng.uniform(-0.7, 0.7)), 3)
 
 
-def pan(mono_or_stereo: np.ndarray, position: float, gain: float) -> np.ndarray:
-    """Constant-power pan of (samples, 2) (or (samples,)) audio to `position` with linear `gain`."""
+def pan_into(stem: np.ndarray, audio: np.ndarray, position: float, gain: float) -> None:
+    """Add (1 or 2, samples) `audio`, panned to `position` (constant power) at linear `gain`, to
+    the (2, samples) `stem` in place."""
     angle = (position + 1) * np.pi / 4
-    left, right = np.cos(angle) * np.sqrt(2), np.sin(angle) * np.sqrt(2)
-    if mono_or_stereo.ndim == 1:
-        return np.stack([mono_or_stereo * left * gain, mono_or_stereo * right * gain], axis=1).astype(np.float32)
-    weights = np.array([left * gain, right * gain], np.float32)
-    return mono_or_stereo * weights
+    weights = (np.cos(angle) * np.sqrt(2) * gain, np.sin(angle) * np.sqrt(2) * gain)
+    scratch = np.empty(stem.shape[1], np.float32)
+    for channel in range(2):
+        np.multiply(audio[min(channel, len(audio) - 1)], np.float32(weights[channel]), out=scratch)
+        stem[channel] += scratch
 
 
-def widen(stereo: np.ndarray, width: float) -> np.ndarray:
-    """Scale the side signal of (samples, 2) audio by `width` (0 mono, 1 unchanged, >1 wider)."""
-    mid = 0.5 * (stereo[:, 0] + stereo[:, 1])
-    side = 0.5 * (stereo[:, 0] - stereo[:, 1]) * width
-    return np.stack([mid + side, mid - side], axis=1).astype(np.float32)
+def widen(stereo: np.ndarray, width: float) -> None:
+    """Scale the side signal of (2, samples) audio by `width` in place (0 mono, 1 unchanged)."""
+    mid = 0.5 * (stereo[0] + stereo[1])
+    side = stereo[0] - mid
+    side *= np.float32(width)
+    np.add(mid, side, out=stereo[0])
+    np.subtract(mid, side, out=stereo[1])
 
 
 def active_rms(audio: np.ndarray, rate: int) -> float:
     """RMS over the 100 ms frames that sound (within 40 dB of the loudest); 0 for silence."""
     hop = rate // 10
-    frames = len(audio) // hop
+    frames = audio.shape[1] // hop
     if frames == 0:
         return 0.0
-    power = np.mean(np.square(audio[: frames * hop].reshape(frames, -1), dtype=np.float64), axis=1)
+    blocks = audio[:, : frames * hop].reshape(audio.shape[0], frames, hop)
+    power = np.einsum("cfh,cfh->f", blocks, blocks, dtype=np.float64) / (hop * audio.shape[0])
     if power.max() <= 0:
         return 0.0
     loud = power[power > power.max() * 1e-4]
@@ -60,17 +65,14 @@ def balance(stems: dict[str, np.ndarray], rate: int, offsets_db: dict[str, float
     return gains
 
 
-def common_gain(stems: dict[str, np.ndarray]) -> float:
-    """The gain that brings the mixture (the sum of `stems`) to a peak of at most `PEAK`."""
-    mixture = sum(stems.values())
-    peak = float(np.max(np.abs(mixture))) if len(mixture) else 0.0
-    return PEAK / peak if peak > PEAK else 1.0
+def mixture_peak(stems: dict[str, np.ndarray]) -> float:
+    mixture = None
+    for audio in stems.values():
+        mixture = audio.copy() if mixture is None else np.add(mixture, audio, out=mixture)
+    return float(np.max(np.abs(mixture))) if mixture is not None and mixture.size else 0.0
 
 
 def fade_out(length: int, rate: int, seconds: float = 2.0) -> np.ndarray:
-    """(length, 1) gain envelope: 1, then a raised-cosine fade over the last `seconds`."""
-    envelope = np.ones((length, 1), np.float32)
+    """The last `seconds` of a raised-cosine fade-out: (fade samples,) gains, to apply to the end."""
     fade = min(length, int(seconds * rate))
-    if fade:
-        envelope[-fade:, 0] = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade, dtype=np.float32))
-    return envelope
+    return (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade))).astype(np.float32)

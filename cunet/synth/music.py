@@ -35,25 +35,33 @@ VOICE_PROGRAMS = (52, 53, 54, 85)  # choir aahs, voice oohs, synth voice, voice 
 _CENTERS = {"block": 62, "strum": 60, "arpeggio": 67, "pad": 62, "stabs": 67, "power": 52}
 
 
-def song_form(rng: np.random.Generator, total_bars: int) -> list[tuple[str, int]]:
+def song_form(rng: np.random.Generator, total_bars: int, bar_seconds: float) -> list[tuple[str, int]]:
     """(section name, bars) covering exactly `total_bars` bars: intro, verses and choruses, a
-    bridge after the second chorus, and an outro."""
-    form = [("intro", int(rng.choice((2, 4, 4, 8))))]
+    bridge after the second chorus, and an outro; sections last about as long as in songs
+    (verses and choruses 15-25 s, in whole 4-bar phrases) whatever the tempo."""
+
+    def bars(seconds: float, unit: int = 4) -> int:
+        return max(unit, int(round(seconds * rng.uniform(0.8, 1.25) / bar_seconds / unit)) * unit)
+
+    intro, outro = bars(8.0, 2), bars(8.0, 2)
+    if intro + outro > total_bars // 2:  # a short song: intro, outro and what fits between
+        intro = outro = max(1, total_bars // 4)
+    body_end = total_bars - outro
+    form = [("intro", intro)]
+    verse, chorus = bars(20.0), bars(18.0)
     cycle = 0
-    while sum(b for _, b in form) < total_bars - 4:
-        form += [("verse", int(rng.choice((8, 8, 16)))), ("chorus", 8)]
+    while sum(b for _, b in form) < body_end:
+        form += [("verse", verse if rng.random() < 0.8 else verse // 2 or verse), ("chorus", chorus)]
         cycle += 1
         if cycle == 2 and rng.random() < 0.75:
-            form.append(("bridge", int(rng.choice((4, 8)))))
-    form.append(("outro", 4))
+            form.append(("bridge", bars(12.0)))
     sections, used = [], 0
-    for name, bars in form:
-        bars = min(bars, total_bars - used)
-        if bars > 0:
-            sections.append((name, bars))
-            used += bars
-    if used < total_bars:
-        sections[-1] = (sections[-1][0], sections[-1][1] + total_bars - used)
+    for name, length in form:
+        length = min(length, body_end - used)
+        if length >= 4 or (name == "intro" and length > 0):  # a shorter tail joins the outro
+            sections.append((name, length))
+            used += length
+    sections.append(("outro", total_bars - used))
     return sections
 
 
@@ -65,7 +73,7 @@ def compose(rng: np.random.Generator, length: float, sung_share: float = 0.85) -
     grid = Grid(round(tempo, 2), meter)
     key = random_key(rng)
     style = str(rng.choice(drums.styles_for(meter)))
-    form = song_form(rng, math.ceil(length / grid.bar))
+    form = song_form(rng, math.ceil(length / grid.bar), grid.bar)
     harmonic_rate = int(rng.choice((1, 1, 2))) if meter.name == "4/4" else 1
     progressions = {name: random_progression(rng, key, sevenths=rng.random() < 0.35) for name in _ENERGY}
     sections, chords_by_bar, bar = [], [], 0

@@ -24,6 +24,7 @@ _SETTINGS = {"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.dynamic-
 _GAIN = 0.5
 _DRUM_CHANNEL = 9
 _QUIET_LOG_LEVELS = (2, 3, 4)  # FLUID_WARN, FLUID_INFO, FLUID_DBG; errors still print
+_DEFAULT_PRESETS = ((0, 0), (DRUM_KIT_BANK, 0))  # what a new synth selects on its channels
 _HOLDER_CHANNELS = 256  # a holder pins up to this many presets, one per channel
 
 
@@ -76,6 +77,8 @@ class SoundFontBank:
             sfont = self.lib.fluid_synth_get_sfont_by_id(holder.synth, sfid)
             self._holders[path] = (holder, sfid, sfont)
             self._pinned[path] = {}
+            for bank, program in _DEFAULT_PRESETS:
+                self.pin(path, bank, program)
         return self._holders[path]
 
     def pin(self, path: str, bank: int, program: int) -> None:
@@ -88,7 +91,7 @@ class SoundFontBank:
                 pinned[(bank, program)] = channel
 
     def render(self, part: Part, path: str, samples: int) -> np.ndarray:
-        """`part` played by SoundFont `path`: (samples, 2) float32 at `RATE`."""
+        """`part` played by SoundFont `path`: (2, samples) float32 at `RATE`."""
         holder, _, sfont = self._holder(path)
         lib = self.lib
         synth = lib.new_fluid_synth(self._template.settings)
@@ -129,14 +132,14 @@ def _events(part: Part, samples: int) -> list[tuple[int, int, int, int]]:
 
 def _play(lib, synth, channel: int, part: Part, samples: int) -> np.ndarray:
     total = -(-samples // BLOCK) * BLOCK
-    out = np.zeros((total, 2), np.float32)
-    address, stride = out.ctypes.data, out.strides[0]
+    out = np.zeros((2, total), np.float32)
+    left, right, stride = out[0].ctypes.data, out[1].ctypes.data, out.strides[1]
     position = 0
     sounding: dict[int, int] = {}  # pitch -> note-ons not yet ended (overlapping same pitches)
     for sample, kind, pitch, velocity in _events(part, total):
         sample = min(sample, total)
         if sample > position:
-            _write(lib, synth, address + position * stride, sample - position)
+            _write(lib, synth, left + position * stride, right + position * stride, sample - position)
             position = sample
         if kind == 1:
             lib.fluid_synth_noteon(synth, channel, pitch, velocity)
@@ -146,12 +149,12 @@ def _play(lib, synth, channel: int, part: Part, samples: int) -> np.ndarray:
             if sounding[pitch] == 0:
                 lib.fluid_synth_noteoff(synth, channel, pitch)
     if total > position:
-        _write(lib, synth, address + position * stride, total - position)
-    return out[:samples]
+        _write(lib, synth, left + position * stride, right + position * stride, total - position)
+    return out[:, :samples]
 
 
-def _write(lib, synth, address: int, frames: int) -> None:
-    lib.fluid_synth_write_float(synth, frames, address, 0, 2, address, 1, 2)
+def _write(lib, synth, left: int, right: int, frames: int) -> None:
+    lib.fluid_synth_write_float(synth, frames, left, 0, 1, right, 0, 1)
 
 
 _BANK: SoundFontBank | None = None

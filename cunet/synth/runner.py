@@ -60,6 +60,11 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
 
     _check_options(tracks, hours, seconds, test_fraction, sung_share)
     import_fluidsynth()
+    if sung_share > 0:
+        from cunet.synth.speech import import_pyworld, require_espeak
+
+        require_espeak()
+        import_pyworld()
     fonts = resolve_soundfonts(soundfonts)
     train_fonts = held_out(fonts, exclude)
     count = track_count(tracks if tracks or hours else 10, hours, seconds)

@@ -62,7 +62,7 @@ class TrackSpec:
 
 @dataclass
 class RenderedTrack:
-    """The stems ({name: (samples, 2) float32 at `RATE`}, the mixture is their sum) and what was
+    """The stems ({name: (2, samples) float32 at `RATE`}, the mixture is their sum) and what was
     chosen while rendering them (for track.json)."""
 
     stems: dict
@@ -86,7 +86,7 @@ def render_track(spec: TrackSpec) -> RenderedTrack:
     samples = int(round(song.length * RATE))
     choose = spec.rng("soundfonts")
     soundfont_of = {stem: spec.soundfonts[int(choose.integers(len(spec.soundfonts)))] for stem in STEMS}
-    stems = {stem: np.zeros((samples, 2), np.float32) for stem in STEMS}
+    stems = {stem: np.zeros((2, samples), np.float32) for stem in STEMS}
     voice, shift = _voice(spec, song)
     part_info = []
     for number, part in enumerate(song.parts):
@@ -95,8 +95,8 @@ def render_track(spec: TrackSpec) -> RenderedTrack:
         chain = effects.part_chain(part, rng)
         position = mixing.random_pan(rng, part.stem, part.role)
         gain_db = round(float(rng.uniform(-4.0, 0.0)) - (6.0 if part.role == "harmony" else 0.0), 2)
-        audio = effects.apply(chain, audio, RATE)
-        stems[part.stem] += mixing.pan(audio, position, 10 ** (gain_db / 20))
+        mixing.pan_into(stems[part.stem], effects.apply(chain, audio, RATE), position, 10 ** (gain_db / 20))
+        del audio
         info = part.describe() | {"pan": position, "gain_db": gain_db, "effects": chain}
         part_info.append(info | ({} if part.sung else {"soundfont": soundfont_of[part.stem]}))
     return _produce(spec, song, stems, soundfont_of, voice, part_info)
@@ -108,14 +108,17 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
     for stem in STEMS:
         chain = effects.stem_chain(stem, mix)
         width = round(float(mix.uniform(0.8, 1.3)), 3)
-        stems[stem] = mixing.widen(effects.apply(chain, stems[stem], RATE), width)
+        stems[stem] = effects.apply(chain, stems[stem], RATE)
+        mixing.widen(stems[stem], width)
         stem_info[stem] = {"soundfont": soundfont_of[stem], "effects": chain, "width": width}
     offsets = {stem: round(float(mix.normal(0.0, 1.5)), 2) for stem in STEMS}
     gains = mixing.balance(stems, RATE, offsets)
-    envelope = mixing.fade_out(len(stems["vocals"]), RATE)
+    fade = mixing.fade_out(stems["vocals"].shape[1], RATE)
     for stem in STEMS:
-        stems[stem] *= envelope * np.float32(gains[stem])
-    common = mixing.common_gain(stems)
+        stems[stem] *= np.float32(gains[stem])
+        stems[stem][:, stems[stem].shape[1] - len(fade):] *= fade
+    peak = mixing.mixture_peak(stems)
+    common = mixing.PEAK / peak if peak > mixing.PEAK else 1.0
     for stem in STEMS:
         stems[stem] *= np.float32(common)
         stem_info[stem]["gain"] = round(gains[stem] * common, 6)
@@ -141,15 +144,15 @@ def _voice(spec: TrackSpec, song: Song):
 
 def _part_audio(part: Part, soundfont: str, samples: int, voice, shift: int,
                 rng: np.random.Generator) -> np.ndarray:
-    """The part's dry audio: (samples, 2) float32 from FluidSynth, (samples, 1) for the voice."""
+    """The part's dry audio: (2, samples) float32 from FluidSynth, (1, samples) for the voice."""
     if not part.sung:
         return bank().render(part, soundfont, samples)
     from cunet.synth.voice import sing
 
     notes = [replace(n, pitch=int(np.clip(n.pitch + shift, 0, 127))) for n in part.notes]
     sung = sing(notes, RATE, voice, int(rng.integers(2**31)))
-    out = np.zeros((samples, 1), np.float32)
-    out[: min(samples, len(sung)), 0] = sung[:samples]
+    out = np.zeros((1, samples), np.float32)
+    out[0, : min(samples, len(sung))] = sung[:samples]
     return out
 
 

@@ -72,7 +72,7 @@ def select_strategy(name: str = "auto"):
         return tf.distribute.MirroredStrategy(devices=devices)
     if tf_config is None:
         raise TrainingError(
-            "--strategy multiworker needs TF_CONFIG describing the cluster (see the README)"
+            "--strategy multiworker needs TF_CONFIG describing the cluster (see docs/training.md)"
         )
     return tf.distribute.MultiWorkerMirroredStrategy()
 

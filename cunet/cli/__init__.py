@@ -17,8 +17,10 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from cunet import __version__
+from cunet.config import ConfigWarning
 from cunet.errors import CunetError
 from cunet.training.backends import select_keras_backend
 
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    with _terminate_as_interrupt():
+    with _terminate_as_interrupt(), _config_warnings_as_lines(args.command):
         try:
             select_keras_backend(getattr(args, "backend", None))  # before TensorFlow: it imports Keras
             if args.needs_tensorflow is None or args.needs_tensorflow(args):
@@ -92,6 +94,25 @@ def main(argv=None) -> int:
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C, so every `finally` and context manager
     cleans up (temporary outputs removed) before the command exits 143."""
+
+
+@contextlib.contextmanager
+def _config_warnings_as_lines(command: str):
+    """While a command runs, a `ConfigWarning` (a config that runs but is likely a mistake)
+    is one line on stderr, `cunet COMMAND: warning: ...`; other warnings show as Python's."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ConfigWarning):
+            print(f"cunet {command}: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 @contextlib.contextmanager

@@ -80,6 +80,14 @@ def test_rate_too_low_for_music_is_a_warning(tmp_path):
         load_config("tiny")  # 8192 Hz: no word
 
 
+def test_the_low_rate_warning_is_one_line_on_the_command_line(tmp_path, capsys):
+    path = tiny_with(tmp_path, {"audio": {"sample_rate": 1000}})
+    assert main(["info", "--config", str(path)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == ("cunet info: warning: audio.sample_rate 1000 Hz is too low for music "
+                   "(below 4000 Hz: nothing above 500 Hz is kept)")
+
+
 def test_yaml_python_tag_is_refused_and_runs_nothing(tmp_path, capsys):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.yaml"

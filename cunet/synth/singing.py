@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _DT = FRAME_PERIOD_MS / 1000
 _SILENT_LOG_POWER = -36.0
 _RELEASE_FRAMES = round(0.1 / _DT)
+_EXPRESSION_DB = 1.0  # random loudness of each syllable (standard deviation)
 _LOWEST_PITCH, _HIGHEST_PITCH = 28, 100  # MIDI: 41 Hz to 2.6 kHz
 
 
@@ -85,12 +86,12 @@ def _warp(log_sp: np.ndarray, factor: float) -> np.ndarray:
     return log_sp[:, low] * (1 - weight) + log_sp[:, high] * weight
 
 
-def _place_syllable(log_sp, ap, voiced, rows: slice, syllable: Syllable, velocity: float) -> None:
+def _place_syllable(log_sp, ap, voiced, rows: slice, syllable: Syllable, gain_db: float) -> None:
     positions = stretch_positions(syllable, rows.stop - rows.start)
     low = np.floor(positions).astype(int)
     high = np.minimum(low + 1, syllable.frames - 1)
     weight = (positions - low)[:, None]
-    gain = 2 * np.log(max(velocity, 1.0) / 100)
+    gain = gain_db / 10 * np.log(10)
     log_sp[rows] = syllable.log_sp[low] * (1 - weight) + syllable.log_sp[high] * weight + gain
     ap[rows] = syllable.ap[low] * (1 - weight) + syllable.ap[high] * weight
     nearest = np.rint(positions)
@@ -98,12 +99,15 @@ def _place_syllable(log_sp, ap, voiced, rows: slice, syllable: Syllable, velocit
 
 
 def _place_breath(log_sp, rows: slice, syllables: Sequence[Syllable], level_db: float) -> None:
-    """An in-breath over `rows`: noise shaped by the singer's mean vowel envelope, swelling and
-    fading over its length, `level_db` below the sung vowels."""
-    core = np.mean([s.log_sp[s.voiced_start : s.voiced_end].mean(axis=0) for s in syllables], 0)
+    """An in-breath over `rows`: noise shaped by the singer's mean vowel envelope tilted up by
+    3 dB per octave above 500 Hz, swelling and fading over its length, `level_db` below the
+    sung vowels."""
+    core = np.mean([s.log_sp[s.sustain_start : s.sustain_end].mean(axis=0) for s in syllables], 0)
+    hz = np.linspace(0, WORLD_RATE / 2, log_sp.shape[1])
+    tilt = 0.3 * np.log(10) * np.clip(np.log2(np.maximum(hz, 1.0) / 500), -2, 3)
     length = rows.stop - rows.start
     rise_fall = np.sin(np.pi * (np.arange(length) + 0.5) / length)
-    log_sp[rows] = core + level_db / 10 * np.log(10) + 2 * np.log(rise_fall)[:, None]
+    log_sp[rows] = core + tilt + level_db / 10 * np.log(10) + 2 * np.log(rise_fall)[:, None]
 
 
 def _carry_fundamental(log_sp: np.ndarray, f0: np.ndarray) -> np.ndarray:
@@ -140,8 +144,9 @@ def render_phrase(units, syllables: Sequence[Syllable], voice: VoiceSpec, rest: 
     ap = np.ones((total, bins))
     voiced = np.zeros(total, bool)
     for unit, syllable, start, end in zip(units, syllables, starts, ends):
-        velocity = float(np.mean([n.velocity for n in unit]))
-        _place_syllable(log_sp, ap, voiced, slice(start - first, end - first), syllable, velocity)
+        velocity = max(1.0, float(np.mean([n.velocity for n in unit])))
+        gain_db = 20 * np.log10(velocity / 100) + _EXPRESSION_DB * rng.standard_normal()
+        _place_syllable(log_sp, ap, voiced, slice(start - first, end - first), syllable, gain_db)
     if breath:
         rows = slice(starts[0] - lead - breath - first, starts[0] - lead - first)
         _place_breath(log_sp, rows, syllables, voice.breath_level_db)

@@ -19,21 +19,24 @@ FFT_SIZE = 512  # spectral envelope resolution: 257 bins of 31 Hz
 _BREAK_MS = 250  # the pause espeak-ng puts between syllables of one call
 _MIN_BREAK_FRAMES = 20  # a silence this long (100 ms) is a break, not a stop consonant's closure
 _SILENCE_DB = -50.0
-_HEAD_FRAMES, _TAIL_FRAMES = 8, 12  # a vowel's first 40 ms and last 60 ms keep their length
+_HEAD_FRAMES, _TAIL_FRAMES = 4, 8  # a vowel's first 20 ms and last 40 ms keep their length
 
 
 @dataclass(frozen=True)
 class Syllable:
     """One spoken syllable in WORLD parameters at `WORLD_RATE`, one row per 5 ms frame.
 
-    `log_sp`: (frames, bins) log power spectral envelope, normalized so that the voiced core has
-    mean power 1; `ap`: (frames, bins) aperiodicity in [0, 1]; frames `voiced_start:voiced_end`
-    are the voiced core (vowel and voiced consonants) that carries the sung pitch."""
+    `log_sp`: (frames, bins) log power spectral envelope, the vowel at power 1; `ap`: (frames,
+    bins) aperiodicity in [0, 1]; frames `voiced_start:voiced_end` are the voiced core (vowel
+    and voiced consonants) that carries the sung pitch, `sustain_start:sustain_end` the loud
+    part of it (the vowel) that a long note stretches."""
 
     log_sp: np.ndarray
     ap: np.ndarray
     voiced_start: int
     voiced_end: int
+    sustain_start: int
+    sustain_end: int
 
     @property
     def frames(self) -> int:
@@ -134,36 +137,39 @@ def analyse(audio: np.ndarray) -> Syllable:
         loudest = int(np.argmax(sp.sum(axis=1)))
         start, end = max(0, loudest - 4), min(len(f0), loudest + 5)
     log_sp = np.log(np.maximum(sp, 1e-16))
-    log_sp += _sustain(log_sp, start, end)[:, None]
-    return Syllable(log_sp=log_sp, ap=ap, voiced_start=start, voiced_end=end)
+    power = np.log(np.maximum(sp.sum(axis=1), 1e-30))
+    low, high = _vowel(power, start, end)
+    log_sp += _sustain(power, start, end, low, high)[:, None]
+    return Syllable(log_sp, ap, voiced_start=start, voiced_end=end, sustain_start=low, sustain_end=high)
 
 
-def _stretched_part(start: int, end: int) -> tuple[int, int]:
-    """The frames of a voiced core `start:end` that stretch with the note (its middle)."""
-    return start + min(_HEAD_FRAMES, (end - start) // 3), end - min(_TAIL_FRAMES, (end - start) // 3)
-
-
-def _sustain(log_sp: np.ndarray, start: int, end: int) -> np.ndarray:
-    """Log gain per frame that holds the vowel's middle at its full level (a sung vowel does
-    not fade as a spoken one does) and brings that level to 1; the gain eases in over the
-    vowel's start and out over its end. (frames, bins) -> (frames,)."""
-    power = np.log(np.maximum(np.exp(log_sp).sum(axis=1), 1e-30))
+def _vowel(power: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    """The vowel of a voiced core `start:end`: its frames within 8 dB of the core's full level
+    (consonants are quieter), less the first 20 ms and last 40 ms of its natural transitions."""
     level = np.percentile(power[start:end], 90)
-    low, high = _stretched_part(start, end)
+    loud = np.flatnonzero(power[start:end] >= level - 0.8 * np.log(10)) + start
+    low, high = int(loud[0]), int(loud[-1]) + 1
+    room = (high - low - 1) // 3
+    return low + min(_HEAD_FRAMES, room), high - min(_TAIL_FRAMES, room)
+
+
+def _sustain(power: np.ndarray, start: int, end: int, low: int, high: int) -> np.ndarray:
+    """Log gain per frame that holds the vowel `low:high` at its full level (a sung vowel does
+    not fade as a spoken one does) and brings that level to 1; the gain eases in over the
+    core's start and out over its end. (frames,) log powers -> (frames,)."""
+    level = np.percentile(power[start:end], 90)
     gain = np.full(len(power), -level)
-    if high > low:
-        gain[low:high] += np.clip(level - power[low:high], -np.log(10), np.log(100))
-        gain[start:low] += np.linspace(0, gain[low] + level, low - start, endpoint=False)
-        gain[high:end] += np.linspace(gain[high - 1] + level, 0, end - high, endpoint=False)
+    gain[low:high] += np.clip(level - power[low:high], -np.log(10), np.log(100))
+    gain[start:low] += np.linspace(0, gain[low] + level, low - start, endpoint=False)
+    gain[high:end] += np.linspace(gain[high - 1] + level, 0, end - high, endpoint=False)
     return gain
 
 
 def stretch_positions(syllable: Syllable, frames: int) -> np.ndarray:
     """Source frame position (float) for each of `frames` output frames: consonants and the
-    vowel's first 40 ms and last 60 ms keep their natural length, the vowel's middle stretches
-    (or everything shrinks evenly when the note is too short for the natural length)."""
-    start, end, total = syllable.voiced_start, syllable.voiced_end, syllable.frames
-    low, high = _stretched_part(start, end)
+    vowel's transitions keep their natural length, the vowel's steady part stretches (or
+    everything shrinks evenly when the note is too short for the natural length)."""
+    low, high, total = syllable.sustain_start, syllable.sustain_end, syllable.frames
     source = np.array([0, low, high, total], dtype=np.float64)
     natural = total - (high - low)
     if frames > natural + 1:

@@ -286,9 +286,11 @@ function effectiveGain(stem) {
 }
 
 function applyGains() {
-  const now = studio.context.currentTime;
+  const now = studio.context.currentTime, running = studio.context.state === "running";
   for (const stem of studio.stems) {
-    stem.gain.gain.setTargetAtTime(effectiveGain(stem), now, 0.01);
+    // a short glide while playing (no clicks); at once otherwise (a suspended context applies nothing)
+    if (running) stem.gain.gain.setTargetAtTime(effectiveGain(stem), now, 0.01);
+    else stem.gain.gain.value = effectiveGain(stem);
     stem.row.classList.toggle("silent", effectiveGain(stem) === 0);
     stem.row.querySelector(".mute").setAttribute("aria-pressed", stem.muted);
     stem.row.querySelector(".solo").setAttribute("aria-pressed", stem.soloed);
@@ -495,7 +497,9 @@ function wire() {
   $("separate").addEventListener("click", separate);
   $("play").addEventListener("click", () => (studio.playing ? stopPlayback() : play()));
   $("seek").addEventListener("input", () => seek(Number($("seek").value)));
-  $("master").addEventListener("input", () => studio.master && studio.master.gain.setTargetAtTime(Number($("master").value), studio.context.currentTime, 0.01));
+  $("master").addEventListener("input", () => {
+    if (studio.master) studio.master.gain.value = Number($("master").value);
+  });
   $("format").addEventListener("change", updateDownloads);
   $("remix").addEventListener("click", downloadRemix);
   document.addEventListener("keydown", (e) => {

@@ -154,6 +154,15 @@ def test_voice_settings_round_trip_through_json():
         VoiceSpec.from_dict({**VoiceSpec().to_dict(), "vibrato_speed": 5.0})
 
 
+def test_in_range_moves_melodies_by_whole_octaves_into_the_singers_range():
+    bass = VoiceSpec(low=40, high=60)
+    soprano = VoiceSpec(low=60, high=79)
+    high_tune = [Note(0.5 * i, 0.5, p) for i, p in enumerate([76, 79, 83, 81, 84])]
+    assert [n.pitch for n in in_range(high_tune, bass)] == [40, 43, 47, 45, 48]
+    assert [n.pitch for n in in_range(high_tune, soprano)] == [64, 67, 71, 69, 72]
+    assert [n.start for n in in_range(high_tune, bass)] == [n.start for n in high_tune]
+
+
 def test_the_melody_is_one_line():
     notes = [
         Note(0.0, 1.0, 60),

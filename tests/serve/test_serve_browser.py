@@ -90,9 +90,31 @@ def test_page_separates_plays_mixes_and_downloads(tmp_path, separator):
             if os.environ.get("CUNET_SCREENSHOT"):
                 _screenshot(driver, os.environ["CUNET_SCREENSHOT"])
             assert driver.find_element("id", "error").get_attribute("hidden") is not None
+            _check_custom_condition(driver)
             _check_bad_upload(driver, tmp_path)
     finally:
         driver.quit()
+
+
+def _check_custom_condition(driver):
+    """Custom mode: the sliders make the CLI's spec, and its one stem comes back."""
+    driver.find_element("css selector", 'input[name="mode"][value="custom"]').click()
+    driver.execute_script(
+        "const s = document.getElementById('w-drums'); s.value = 0.5; s.dispatchEvent(new Event('input', {bubbles: true}))"
+    )
+    assert driver.find_element("id", "spec-text").text == "drums=0.5+vocals=1"
+    driver.find_element("id", "separate").click()
+    names = _wait(
+        lambda: driver.execute_script("return window.studio.stems.length === 1 && window.studio.stems[0].name"),
+        60,
+        "the custom stem",
+    )
+    assert names == "drums=0.5+vocals=1"
+    assert (
+        driver.find_elements("css selector", ".stem .download")[0]
+        .get_attribute("href")
+        .endswith("/stems/drums%3D0.5%2Bvocals%3D1.wav")
+    )
 
 
 def _check_bad_upload(driver, tmp_path):

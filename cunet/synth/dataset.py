@@ -104,11 +104,11 @@ def write_track(root: Path, spec: TrackSpec) -> str:
         os.chmod(partial, 0o777 & ~umask)
         rate, stems = rendered.info["rate"], rendered.stems
         for stem in STEMS:
-            write_float_wav(partial / f"{stem}.wav", stems[stem].T, rate)
+            write_float_wav(partial / f"{stem}.wav", stems[stem], rate)
         mixture = stems[STEMS[0]].copy()
         for stem in STEMS[1:]:
             mixture += stems[stem]
-        write_float_wav(partial / "mixture.wav", mixture.T, rate)
+        write_float_wav(partial / "mixture.wav", mixture, rate)
         (partial / "track.json").write_text(track_json(rendered))
         os.rename(partial, split_dir / spec.name)
     finally:

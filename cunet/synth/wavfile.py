@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 
 _IEEE_FLOAT = 3
+_BLOCK = 1 << 18  # frames interleaved at a time: a few MB of memory whatever the length
 
 
 def write_float_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    """Write `audio` (samples, channels) as little-endian 32-bit float wav to `path`."""
-    data = np.ascontiguousarray(audio, dtype="<f4")
-    frames, channels = data.shape
-    size = data.nbytes
+    """Write `audio` (channels, samples) as little-endian 32-bit float wav to `path`."""
+    channels, frames = audio.shape
+    size = frames * channels * 4
     header = b"".join([
         b"RIFF", struct.pack("<I", 4 + 26 + 12 + 8 + size), b"WAVE",
         b"fmt ", struct.pack("<IHHIIHHH", 18, _IEEE_FLOAT, channels, rate, rate * 4 * channels, 4 * channels, 32, 0),
@@ -26,4 +26,5 @@ def write_float_wav(path: Path, audio: np.ndarray, rate: int) -> None:
     ])
     with open(path, "wb") as f:
         f.write(header)
-        f.write(data.tobytes())
+        for start in range(0, frames, _BLOCK):
+            f.write(np.ascontiguousarray(audio[:, start : start + _BLOCK].T, dtype="<f4").tobytes())

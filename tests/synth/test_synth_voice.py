@@ -64,9 +64,16 @@ def pitch_errors(audio: np.ndarray, notes, rate: int = RATE):
     return np.abs(cents), voiced.sum() / max(1, (target > 0).sum())
 
 
-@needs_espeak
-def test_the_voice_sings_the_written_pitches_and_stays_silent_between_phrases():
-    audio = sing(MELODY, RATE, STEADY, seed=3)
+@pytest.fixture(scope="module")
+def steady_song():
+    """MELODY sung without vibrato, drift, scoops, breaths or timing looseness, at RATE."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (sudo apt-get install espeak-ng)")
+    return sing(MELODY, RATE, STEADY, seed=3)
+
+
+def test_the_voice_sings_the_written_pitches_and_stays_silent_between_phrases(steady_song):
+    audio = steady_song
     cents, voiced = pitch_errors(audio, MELODY)
     assert voiced > 0.8
     assert np.median(cents) < 20
@@ -78,26 +85,25 @@ def test_the_voice_sings_the_written_pitches_and_stays_silent_between_phrases():
     assert np.sqrt(np.mean(audio[int(1.3 * RATE) : int(2.0 * RATE)] ** 2)) > 0.05
 
 
-@needs_espeak
-def test_vibrato_and_glides_stay_around_the_notes():
+def test_vibrato_and_glides_stay_around_the_notes(steady_song):
     lively = VoiceSpec(vibrato_depth=50.0, glide_time=0.12, scoop_probability=1.0, drift_cents=10.0)
-    audio = sing(MELODY, RATE, lively, seed=4)
+    audio = sing(MELODY, RATE, lively, seed=3)
     cents, voiced = pitch_errors(audio, MELODY)
     assert voiced > 0.8
     assert 10 < np.median(cents) < 60
-    steady_cents, _ = pitch_errors(sing(MELODY, RATE, STEADY, seed=4), MELODY)
+    steady_cents, _ = pitch_errors(steady_song, MELODY)
     assert np.std(cents) > np.std(steady_cents)
 
 
 @needs_espeak
 def test_sing_is_deterministic_sized_and_normalized():
     voice = random_voice(np.random.default_rng(7))
-    notes = in_range(MELODY, voice)
+    notes = in_range(PHRASE_ONE, voice)
     first = sing(notes, 22050, voice, seed=11)
     again = sing(notes, 22050, voice, seed=11)
     other = sing(notes, 22050, voice, seed=12)
     assert first.dtype == np.float32
-    assert len(first) == math.ceil(5.7 * 22050) + math.ceil(RELEASE_SECONDS * 22050)
+    assert len(first) == math.ceil(2.5 * 22050) + math.ceil(RELEASE_SECONDS * 22050)
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
     assert np.all(np.isfinite(first))

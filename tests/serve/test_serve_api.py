@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; the installed 
 
 from cunet.audio.reading import probe_audio
 from cunet.errors import CunetError
-from cunet.serve.app import create_app
+from cunet.serve.app import STATIC, create_app
 from cunet.serve.uploads import display_name
 
 
@@ -63,11 +63,20 @@ def test_info_and_page(client, separator):
     assert "musdb-mini" in info["trained_on"]
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for asset in ("/static/app.js", "/static/style.css"):
-        assert client.get(asset).status_code == 200
-    # nothing loaded from other sites: every script, stylesheet and fetch is local
-    text = page.text + client.get("/static/app.js").text + client.get("/static/style.css").text
-    for pattern in ('src="http', '<link rel="stylesheet" href="http', "url(http", "@import", 'fetch("http'):
+    text = page.text
+    for asset in sorted(STATIC.iterdir()):
+        response = client.get(f"/static/{asset.name}")
+        assert response.status_code == 200
+        text += response.text
+    # nothing loaded from other sites: every script, stylesheet, import and fetch is local
+    for pattern in (
+        'src="http',
+        '<link rel="stylesheet" href="http',
+        "url(http",
+        "@import",
+        'fetch("http',
+        'from "http',
+    ):
         assert pattern not in text
 
 

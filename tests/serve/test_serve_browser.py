@@ -131,7 +131,7 @@ def _check_bad_upload(driver, tmp_path):
 
 def _screenshot(driver, path: str) -> None:
     """The whole page, the playhead mid-song, vocals muted (docs/serve-page.png)."""
-    driver.execute_script("seek(4.5)")
+    driver.execute_script("window.studio.seek(4.5)")
     chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1240, height + chrome)

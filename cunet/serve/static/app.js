@@ -2,7 +2,8 @@
 // Plain JavaScript, no build step, nothing loaded from other sites. It uses the same HTTP API
 // as scripts (docs/serve.md). The mixer is Web Audio: one AudioBufferSourceNode per stem, all
 // started at the same instant, each through its own GainNode (volume, mute, solo) into a master.
-"use strict";
+import { drawSpectrogram } from "./spectrogram.js";
+import { encodeWav, parseWav } from "./wav.js";
 
 const $ = (id) => document.getElementById(id);
 const COLORS = { vocals: "#ff6b9a", drums: "#ffb347", bass: "#5fb0ff", other: "#6fdc8c" };
@@ -12,7 +13,7 @@ const studio = {
   info: null, file: null, job: null, stems: [], context: null, master: null,
   playing: false, startedAt: 0, offset: 0, duration: 0, sources: [],
 };
-window.studio = studio; // for the browser test and the curious
+window.studio = studio; // for the browser test and the curious (studio.seek(seconds) too)
 
 // ---------- API ----------
 
@@ -188,7 +189,7 @@ async function showJob(job) {
   $("seek").disabled = false;
   $("seek").max = studio.duration;
   $("duration").textContent = clock(studio.duration);
-  requestAnimationFrame(() => studio.stems.forEach(drawSpectrogram));
+  requestAnimationFrame(() => studio.stems.forEach(drawStem));
   studio.ready = true;
 }
 
@@ -196,56 +197,6 @@ function makeStem(stem, buffer) {
   const gain = studio.context.createGain();
   gain.connect(studio.master);
   return { name: stem.name, files: stem.files, buffer, gain, volume: 1, muted: false, soloed: false };
-}
-
-// ---------- WAV in and out (exact samples, at the stem's own rate) ----------
-
-function parseWav(data, context) {
-  const view = new DataView(data);
-  const tag = (at) => String.fromCharCode(...new Uint8Array(data, at, 4));
-  if (tag(0) !== "RIFF" || tag(8) !== "WAVE") throw new Error("not a wav file");
-  let format = null;
-  for (let at = 12; at + 8 <= data.byteLength;) {
-    const id = tag(at), size = view.getUint32(at + 4, true), body = at + 8;
-    if (id === "fmt ") {
-      let code = view.getUint16(body, true);
-      if (code === 0xfffe) code = view.getUint16(body + 24, true); // WAVE_FORMAT_EXTENSIBLE
-      format = { code, channels: view.getUint16(body + 2, true), rate: view.getUint32(body + 4, true),
-                 bits: view.getUint16(body + 14, true) };
-    } else if (id === "data" && format) {
-      return wavBuffer(view, body, Math.min(size, data.byteLength - body), format, context);
-    }
-    at = body + size + (size & 1);
-  }
-  throw new Error("wav file without audio data");
-}
-
-function wavBuffer(view, start, size, { code, channels, rate, bits }, context) {
-  const bytes = bits / 8, frames = Math.floor(size / (bytes * channels));
-  const buffer = context.createBuffer(channels, Math.max(frames, 1), rate);
-  const read = code === 3 && bits === 32 ? (at) => view.getFloat32(at, true)
-    : code === 1 && bits === 16 ? (at) => view.getInt16(at, true) / 32768
-    : code === 1 && bits === 24 ? (at) => ((view.getUint8(at + 2) << 24 | view.getUint16(at, true) << 8) >> 8) / 8388608
-    : null;
-  if (!read) throw new Error(`unsupported wav encoding (format ${code}, ${bits} bits)`);
-  for (let c = 0; c < channels; c++) {
-    const out = buffer.getChannelData(c);
-    for (let i = 0, at = start + c * bytes; i < frames; i++, at += bytes * channels) out[i] = read(at);
-  }
-  return buffer;
-}
-
-function encodeWav(channels, rate) {
-  // 32-bit float wav (WAVE_FORMAT_IEEE_FLOAT), interleaved
-  const frames = channels[0].length, count = channels.length, size = frames * count * 4;
-  const view = new DataView(new ArrayBuffer(44 + size));
-  const text = (at, s) => [...s].forEach((ch, i) => view.setUint8(at + i, ch.charCodeAt(0)));
-  text(0, "RIFF"); view.setUint32(4, 36 + size, true); text(8, "WAVE");
-  text(12, "fmt "); view.setUint32(16, 16, true); view.setUint16(20, 3, true); view.setUint16(22, count, true);
-  view.setUint32(24, rate, true); view.setUint32(28, rate * count * 4, true); view.setUint16(32, count * 4, true);
-  view.setUint16(34, 32, true); text(36, "data"); view.setUint32(40, size, true);
-  for (let i = 0, at = 44; i < frames; i++) for (let c = 0; c < count; c++, at += 4) view.setFloat32(at, channels[c][i], true);
-  return new Blob([view], { type: "audio/wav" });
 }
 
 function remix() {
@@ -316,8 +267,9 @@ function renderMixer() {
           <a class="button small download" download>Download</a>
         </div>
       </div>
-      <div class="spectrogram"><canvas></canvas><span class="playhead" aria-hidden="true"></span></div>`;
+      <div class="spectrogram"><canvas role="img"></canvas><span class="playhead" aria-hidden="true"></span></div>`;
     row.querySelector(".stem-name").textContent = stem.name;
+    row.querySelector("canvas").setAttribute("aria-label", `Spectrogram of ${stem.name}`);
     const volume = row.querySelector(".volume");
     volume.setAttribute("aria-label", `${stem.name} volume`);
     row.querySelector(".mute").setAttribute("aria-label", `Mute ${stem.name}`);
@@ -418,69 +370,8 @@ function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-// ---------- spectrograms (drawn from the decoded samples) ----------
-
-function fft(re, im) {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) { [re[i], re[j]] = [re[j], re[i]]; [im[i], im[j]] = [im[j], im[i]]; }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const angle = (-2 * Math.PI) / len, wr = Math.cos(angle), wi = Math.sin(angle);
-    for (let i = 0; i < n; i += len) {
-      let cr = 1, ci = 0;
-      for (let k = 0; k < len / 2; k++) {
-        const a = i + k, b = a + len / 2;
-        const tr = re[b] * cr - im[b] * ci, ti = re[b] * ci + im[b] * cr;
-        re[b] = re[a] - tr; im[b] = im[a] - ti; re[a] += tr; im[a] += ti;
-        [cr, ci] = [cr * wr - ci * wi, cr * wi + ci * wr];
-      }
-    }
-  }
-}
-
-function colormap(v) {
-  // dark blue-violet -> magenta -> orange -> pale yellow (v in 0..1)
-  const stops = [[12, 10, 28], [60, 20, 110], [170, 40, 130], [240, 110, 60], [255, 225, 140]];
-  const x = Math.max(0, Math.min(0.9999, v)) * (stops.length - 1), i = Math.floor(x), f = x - i;
-  return stops[i].map((c, k) => c + f * (stops[i + 1][k] - c));
-}
-
-function drawSpectrogram(stem) {
-  const canvas = stem.row.querySelector("canvas");
-  const width = Math.max(200, Math.round(canvas.clientWidth * devicePixelRatio)), height = 96;
-  canvas.width = width; canvas.height = height;
-  const n = 2048, buffer = stem.buffer, rate = buffer.sampleRate;
-  const channels = [...Array(buffer.numberOfChannels).keys()].map((c) => buffer.getChannelData(c));
-  const hann = Float32Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
-  const maxBin = Math.min(n / 2, Math.round((16000 / rate) * n)), minBin = Math.max(1, Math.round((40 / rate) * n));
-  const image = canvas.getContext("2d").createImageData(width, height);
-  const re = new Float32Array(n), im = new Float32Array(n), levels = new Float32Array(width * height);
-  for (let x = 0; x < width; x++) {
-    const start = Math.floor((x / width) * buffer.length - n / 2);
-    for (let i = 0; i < n; i++) {
-      let sum = 0;
-      const at = start + i;
-      if (at >= 0 && at < buffer.length) for (const ch of channels) sum += ch[at];
-      re[i] = (sum / channels.length) * hann[i]; im[i] = 0;
-    }
-    fft(re, im);
-    for (let y = 0; y < height; y++) {
-      // log-frequency rows from 40 Hz (bottom) to 16 kHz (top)
-      const bin = Math.round(minBin * Math.pow(maxBin / minBin, (height - 1 - y) / (height - 1)));
-      levels[y * width + x] = 10 * Math.log10(re[bin] * re[bin] + im[bin] * im[bin] + 1e-12);
-    }
-  }
-  // 75 dB of range below the stem's loudest point, so quiet stems stay readable
-  const top = levels.reduce((a, b) => Math.max(a, b), -120);
-  for (let i = 0; i < levels.length; i++) {
-    const [r, g, b] = colormap((levels[i] - top + 75) / 75);
-    image.data.set([r, g, b, 255], i * 4);
-  }
-  canvas.getContext("2d").putImageData(image, 0, 0);
+function drawStem(stem) {
+  drawSpectrogram(stem.row.querySelector("canvas"), stem.buffer);
 }
 
 // ---------- wiring ----------
@@ -506,7 +397,7 @@ function wire() {
     const typing = ["INPUT", "SELECT", "TEXTAREA", "BUTTON", "A"].includes(document.activeElement.tagName);
     if (e.code === "Space" && !typing && studio.stems.length) { e.preventDefault(); $("play").click(); }
   });
-  window.addEventListener("resize", () => studio.stems.forEach(drawSpectrogram));
+  window.addEventListener("resize", () => studio.stems.forEach(drawStem));
 }
 
 async function restore() {
@@ -521,5 +412,6 @@ async function restore() {
   }
 }
 
+studio.seek = seek;
 wire();
 loadInfo().then(restore);

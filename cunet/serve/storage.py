@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import soundfile as sf
@@ -60,6 +60,9 @@ class Job:
     @property
     def ended(self) -> bool:
         return self.status in ("done", "failed")
+
+
+JOB_FIELDS = {f.name for f in fields(Job)}  # a state written by another version: its known keys
 
 
 def new_job_id() -> str:
@@ -119,7 +122,7 @@ class JobStore:
         """The job saved under `job_id`, or None (invalid id, no such job, unreadable state)."""
         try:
             data = json.loads((self.folder(job_id) / STATE_FILE).read_text())
-            return Job(**data)
+            return Job(**{key: value for key, value in data.items() if key in JOB_FIELDS})
         except (KeyError, OSError, ValueError, TypeError):
             return None
 

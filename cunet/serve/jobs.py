@@ -51,8 +51,9 @@ class JobQueue:
             self._threads.append(thread)
 
     def stop(self, timeout: float | None = None) -> None:
-        """Let the running jobs finish, then end the workers (queued jobs stay queued on disk
-        and are failed as interrupted by the next start)."""
+        """End the workers once their running job is done, waiting up to `timeout` s for
+        each; a job still running then, and every queued job, stays so on disk and is failed
+        as interrupted by the next start (`JobStore.prepare`)."""
         with self._lock:
             self._waiting.clear()
         for _ in self._threads:

@@ -86,6 +86,12 @@ def _warp(log_sp: np.ndarray, factor: float) -> np.ndarray:
     return log_sp[:, low] * (1 - weight) + log_sp[:, high] * weight
 
 
+def _tilt(bins: int, db_per_octave: float) -> np.ndarray:
+    """Log power added to each bin: `db_per_octave` above 1 kHz, none below. (bins,)"""
+    octaves = np.log2(np.maximum(np.linspace(0, WORLD_RATE / 2, bins), 1000.0) / 1000.0)
+    return db_per_octave * octaves / 10 * np.log(10)
+
+
 def _place_syllable(log_sp, ap, voiced, rows: slice, syllable: Syllable, gain_db: float) -> None:
     positions = stretch_positions(syllable, rows.stop - rows.start)
     low = np.floor(positions).astype(int)
@@ -150,7 +156,7 @@ def render_phrase(units, syllables: Sequence[Syllable], voice: VoiceSpec, rest: 
     if breath:
         rows = slice(starts[0] - lead - breath - first, starts[0] - lead - first)
         _place_breath(log_sp, rows, syllables, voice.breath_level_db)
-    log_sp = _warp(log_sp, voice.formant_shift)
+    log_sp = _warp(log_sp, voice.formant_shift) + _tilt(bins, voice.tilt_db)
     ramp = np.clip(np.linspace(0, WORLD_RATE / 2, bins) / 4000, 0.2, 1.0)
     ap = np.clip(ap + (1 - ap) * voice.breathiness * ramp, 0.0, 1.0)
     onsets, note_ends, pitches = _note_frames(units, beats)

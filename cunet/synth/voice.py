@@ -32,6 +32,7 @@ class VoiceSpec:
     """A singer. `language` and `variant` pick the espeak-ng voice ("en-us" + "f2" -> "en-us+f2");
     `low`/`high`: comfortable MIDI range (a caller transposes melodies by octaves into it);
     `formant_shift`: spectral-envelope warp (>1 brighter and smaller, <1 darker and larger);
+    `tilt_db`: spectral slope added above 1 kHz, in dB per octave (>0 brighter, <0 darker);
     `speed`: espeak-ng words per minute; `breathiness`: 0-1 noise added to the voiced sound;
     `breath_level_db`/`breath_probability`: the audible breath before a phrase; `looseness`:
     standard deviation (s) of syllable onsets around the beat; `melisma_probability`: chance that
@@ -42,6 +43,7 @@ class VoiceSpec:
     low: int = 48
     high: int = 69
     formant_shift: float = 1.0
+    tilt_db: float = 0.0
     speed: int = 120
     glide_time: float = 0.08
     scoop_probability: float = 0.3
@@ -72,9 +74,7 @@ class VoiceSpec:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise CunetError(
-                f"unknown voice setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
-            )
+            raise CunetError(f"unknown voice setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
         return cls(**data)
 
 
@@ -86,6 +86,12 @@ _RANGES = (
     (53, 72, True),
     (57, 76, True),
     (60, 79, True),
+)
+# espeak-ng 1.51 voice variants that sing well (the numbered ones and named ones, by gender)
+_FEMALE = "f1 f2 f3 f4 f5 Alicia Andrea Annie aunty belinda linda steph steph2 steph3 anika"
+_MALE = (
+    "m1 m2 m3 m4 m5 m6 m7 m8 adam Alex Andy benjamin caleb david ed edward john max Michael "
+    "paul rob robert klatt klatt2 klatt3 klatt4 norbert victor travis iven shelby zac Lee"
 )
 _LANGUAGES = (
     "en-us",
@@ -104,15 +110,15 @@ _LANGUAGES = (
 def random_voice(rng: np.random.Generator) -> VoiceSpec:
     """A random singer: range, language, timbre and style drawn from `rng`."""
     low, high, female = _RANGES[rng.integers(len(_RANGES))]
-    variant = f"f{rng.integers(1, 6)}" if female else f"m{rng.integers(1, 9)}"
+    variants = (_FEMALE if female else _MALE).split()
+    variant = variants[rng.integers(len(variants))]
     return VoiceSpec(
         language=str(rng.choice(_LANGUAGES)),
         variant=variant,
         low=int(low),
         high=int(high),
-        formant_shift=float(
-            rng.uniform(1.0, 1.14) if female else rng.uniform(0.9, 1.04)
-        ),
+        formant_shift=float(rng.uniform(1.0, 1.14) if female else rng.uniform(0.9, 1.04)),
+        tilt_db=float(rng.uniform(-2.5, 2.5)),
         speed=int(rng.integers(100, 150)),
         glide_time=float(rng.uniform(0.04, 0.14)),
         scoop_probability=float(rng.uniform(0.0, 0.6)),
@@ -132,9 +138,7 @@ def random_voice(rng: np.random.Generator) -> VoiceSpec:
 def melody(notes: Sequence[Note]) -> list[Note]:
     """`notes` as one singable line: sorted, the highest of notes starting together, a note cut
     short where the next one starts, fragments under 30 ms dropped."""
-    ordered = sorted(
-        (n for n in notes if n.duration > 0), key=lambda n: (n.start, -n.pitch)
-    )
+    ordered = sorted((n for n in notes if n.duration > 0), key=lambda n: (n.start, -n.pitch))
     line: list[Note] = []
     for note in ordered:
         if line and note.start - line[-1].start < 1e-6:
@@ -157,9 +161,7 @@ def phrases(line: Sequence[Note]) -> list[list[Note]]:
     return groups
 
 
-def syllable_units(
-    phrase: Sequence[Note], melisma: float, rng: np.random.Generator
-) -> list[list[Note]]:
+def syllable_units(phrase: Sequence[Note], melisma: float, rng: np.random.Generator) -> list[list[Note]]:
     """The notes of a phrase grouped by syllable: mostly one note each, sometimes 2-3 legato notes."""
     units: list[list[Note]] = []
     i = 0
@@ -169,10 +171,7 @@ def syllable_units(
             size = int(rng.integers(2, 4))
             while size > 1 and (
                 i + size > len(phrase)
-                or any(
-                    phrase[j + 1].start - phrase[j].end > 0.05
-                    for j in range(i, i + size - 1)
-                )
+                or any(phrase[j + 1].start - phrase[j].end > 0.05 for j in range(i, i + size - 1))
             ):
                 size -= 1
         units.append(list(phrase[i : i + size]))

@@ -108,7 +108,6 @@ def test_sing_is_deterministic_sized_and_normalized():
     assert not np.array_equal(first, other)
     assert np.all(np.isfinite(first))
     assert np.max(np.abs(first)) == pytest.approx(PEAK, rel=1e-3)
-    assert np.all(first[: int(0.1 * 22050)] == 0)
 
 
 @needs_espeak
@@ -155,7 +154,7 @@ def test_voice_settings_round_trip_through_json():
         assert VoiceSpec.from_dict(json.loads(json.dumps(voice.to_dict()))) == voice
         assert voice.low + 12 <= voice.high
     assert len({v.espeak_voice for v in voices}) > 5
-    assert {v.variant[0] for v in voices} == {"m", "f"}
+    assert min(v.low for v in voices) < 48 and max(v.high for v in voices) > 72
     with pytest.raises(CunetError, match="vibrato_speed"):
         VoiceSpec.from_dict({**VoiceSpec().to_dict(), "vibrato_speed": 5.0})
 

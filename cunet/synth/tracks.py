@@ -13,8 +13,11 @@ import numpy as np
 
 from cunet.errors import CunetError
 from cunet.synth import effects, mixing
+from cunet.synth.midi import read_song
+from cunet.synth.music import compose
 from cunet.synth.render import RATE, bank
 from cunet.synth.song import STEMS, Part, Song
+from cunet.synth.voice import in_range, random_voice, sing
 
 SPEC_VERSION = 1
 SPLIT_CODES = {"train": 0, "test": 1}  # in every seed: the splits' random streams never meet
@@ -71,11 +74,7 @@ class RenderedTrack:
 
 def compose_song(spec: TrackSpec) -> Song:
     if spec.midi is not None:
-        from cunet.synth.midi import read_song
-
         return read_song(spec.midi, spec.seconds, spec.rng("music"), spec.sung_share)
-    from cunet.synth.music import compose
-
     return compose(spec.rng("music"), spec.seconds, spec.sung_share)
 
 
@@ -136,8 +135,6 @@ def _voice(spec: TrackSpec, song: Song):
     sung = [p for p in song.parts if p.sung and p.notes]
     if not sung:
         return None, 0
-    from cunet.synth.voice import in_range, random_voice
-
     voice = random_voice(spec.rng("voice"))
     return voice, in_range(sung[0].notes, voice)[0].pitch - sung[0].notes[0].pitch
 
@@ -147,8 +144,6 @@ def _part_audio(part: Part, soundfont: str, samples: int, voice, shift: int,
     """The part's dry audio: (2, samples) float32 from FluidSynth, (1, samples) for the voice."""
     if not part.sung:
         return bank().render(part, soundfont, samples)
-    from cunet.synth.voice import sing
-
     notes = [replace(n, pitch=int(np.clip(n.pitch + shift, 0, 127))) for n in part.notes]
     sung = sing(notes, RATE, voice, int(rng.integers(2**31)))
     out = np.zeros((1, samples), np.float32)

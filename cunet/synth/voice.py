@@ -25,6 +25,7 @@ from cunet.synth.speech import (
 RELEASE_SECONDS = 0.25  # what `sing` adds after the last note's end
 PHRASE_GAP = 0.3  # a longer rest ends a phrase (and leaves room for a breath)
 PEAK = 0.5
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,9 @@ def random_voice(rng: np.random.Generator) -> VoiceSpec:
 
 def melody(notes: Sequence[Note]) -> list[Note]:
     """`notes` as one singable line: sorted, the highest of notes starting together, a note cut
-    short where the next one starts, fragments under 30 ms dropped."""
-    ordered = sorted((n for n in notes if n.duration > 0), key=lambda n: (n.start, -n.pitch))
+    short where the next one starts, fragments under 30 ms and anything before 0 s dropped."""
+    audible = (replace(n, start=0.0, duration=n.end) if n.start < 0 else n for n in notes)
+    ordered = sorted((n for n in audible if n.duration > 0), key=lambda n: (n.start, -n.pitch))
     line: list[Note] = []
     for note in ordered:
         if line and note.start - line[-1].start < 1e-6:
@@ -177,9 +179,6 @@ def syllable_units(phrase: Sequence[Note], melisma: float, rng: np.random.Genera
         units.append(list(phrase[i : i + size]))
         i += size
     return units
-
-
-_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
 def in_range(notes: Sequence[Note], voice: VoiceSpec) -> list[Note]:

@@ -138,6 +138,20 @@ def test_random_singers_sing_in_their_language_and_range(seed):
     assert voiced > 0.6 and np.median(cents) < 80
 
 
+@needs_espeak
+def test_one_espeak_call_speaks_every_syllable_apart(monkeypatch):
+    texts = ["love", "stop", "night", "a"]
+    together = speech.speak(texts, "en-us+f2", 120)
+    assert len(together) == len(texts)
+    assert all(0.1 < len(piece) / speech.WORLD_RATE < 0.9 for piece in together)
+    monkeypatch.setattr(speech, "_split_at_breaks", lambda audio, count: None)
+    one_by_one = speech.speak(texts, "en-us+f2", 120)
+    lengths = np.array([len(p) for p in together]) / np.array([len(p) for p in one_by_one])
+    assert np.all((0.5 < lengths) & (lengths < 1.5))  # alone, a word is lengthened as clause-final
+    with pytest.raises(CunetError, match="xx-nowhere"):
+        speech.speak(texts, "xx-nowhere", 120)
+
+
 def test_sing_without_espeak_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(CunetError, match=r"sudo apt-get install espeak-ng"):

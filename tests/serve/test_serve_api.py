@@ -209,6 +209,10 @@ def test_upload_name_never_becomes_a_path(client, tmp_path):
     assert not list(tmp_path.rglob("evil*"))
     folder = tmp_path / "data" / "jobs" / job["id"]
     assert sorted(p.name for p in folder.iterdir()) == ["job.json", "stems"]  # the upload removed once separated
+    job = wait_done(client, post(client, tmp_path / "t.wav", name="Chanson d'été.wav").json()["id"])
+    assert job["name"] == "Chanson d'été.wav"
+    response = client.get(job["stems"][0]["files"]["wav"])
+    assert "filename*=utf-8''Chanson%20d%27%C3%A9t%C3%A9-bass.wav" in response.headers["content-disposition"]
 
 
 def test_display_names():

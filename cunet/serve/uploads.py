@@ -74,6 +74,7 @@ class _FormReceiver:
         self._target = None  # "file", a field name, or None (ignored part)
         self._value = bytearray()
         self._count = 0
+        self.complete = False  # the closing boundary was seen
 
     def callbacks(self) -> dict:
         return {
@@ -83,6 +84,7 @@ class _FormReceiver:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._data,
             "on_part_end": self._part_end,
+            "on_end": lambda: setattr(self, "complete", True),
         }
 
     def _add(self, attr, data: bytes) -> None:
@@ -163,6 +165,8 @@ async def receive_upload(request, folder: Path, max_bytes: int) -> Upload:
                     raise UploadTooLarge(f"the upload is over the limit of {max_bytes / 1e6:g} MB")
                 _feed(parser, chunk)
             _feed(parser, None)
+        if not receiver.complete:
+            raise BadUpload("the upload is incomplete (the form ends before its closing boundary)")
         if receiver.filename is None:
             raise BadUpload("no file in the upload (send the audio in the form field 'file')")
         name = display_name(receiver.filename)

@@ -105,10 +105,7 @@ def write_track(root: Path, spec: TrackSpec) -> str:
         rate, stems = rendered.info["rate"], rendered.stems
         for stem in STEMS:
             write_float_wav(partial / f"{stem}.wav", stems[stem], rate)
-        mixture = stems[STEMS[0]].copy()
-        for stem in STEMS[1:]:
-            mixture += stems[stem]
-        write_float_wav(partial / "mixture.wav", mixture, rate)
+        write_float_wav(partial / "mixture.wav", [stems[stem] for stem in STEMS], rate)  # their exact sum
         (partial / "track.json").write_text(track_json(rendered))
         os.rename(partial, split_dir / spec.name)
     finally:

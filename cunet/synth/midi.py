@@ -120,7 +120,8 @@ def _assign(parts: dict, rng: np.random.Generator, sung_share: float) -> list[Pa
         if not notes:
             continue
         if channel == 9:
-            result.append(Part(label or "drums", "drums", 0, tuple(notes), drums=True, role="midi drums"))
+            # a program change on channel 10 picks the kit (GM2); FluidSynth falls back to kit 0
+            result.append(Part(label or "drums", "drums", program, tuple(notes), drums=True, role="midi drums"))
         elif key == vocal:
             sung = program not in VOICE_PROGRAMS and rng.random() < sung_share
             if not sung and program not in VOICE_PROGRAMS:  # unsung melodies still sound like voices

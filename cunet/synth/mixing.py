@@ -65,11 +65,16 @@ def balance(stems: dict[str, np.ndarray], rate: int, offsets_db: dict[str, float
     return gains
 
 
-def mixture_peak(stems: dict[str, np.ndarray]) -> float:
-    mixture = None
-    for audio in stems.values():
-        mixture = audio.copy() if mixture is None else np.add(mixture, audio, out=mixture)
-    return float(np.max(np.abs(mixture))) if mixture is not None and mixture.size else 0.0
+def mixture_peak(stems: dict[str, np.ndarray], block: int = 1 << 18) -> float:
+    """The peak of the mixture (the sum of the (2, samples) `stems`), summed block by block."""
+    arrays = list(stems.values())
+    peak = 0.0
+    for start in range(0, arrays[0].shape[1], block):
+        mixture = arrays[0][:, start : start + block].copy()
+        for audio in arrays[1:]:
+            mixture += audio[:, start : start + block]
+        peak = max(peak, float(np.max(np.abs(mixture))))
+    return peak
 
 
 def fade_out(length: int, rate: int, seconds: float = 2.0) -> np.ndarray:

@@ -3,13 +3,14 @@
 Every part gets a new `fluid_synth_t` (no voices, tails or block offset left by an earlier part,
 so a part sounds the same whatever was rendered before it in the process) sharing the process's
 loaded SoundFonts. SoundFonts load with dynamic sample loading; the presets a process has used
-stay selected on a holder synthesizer, so their samples are decoded once per process. Events are
+recently stay selected on a holder synthesizer, so their samples are decoded once, not per part. Events are
 placed on FluidSynth's 64-sample blocks. FluidSynth's own reverb and chorus are off (effects are
 `cunet.synth.effects`' job)."""
 
 from __future__ import annotations
 
 import ctypes
+from collections import OrderedDict
 
 import numpy as np
 
@@ -25,7 +26,8 @@ _GAIN = 0.5
 _DRUM_CHANNEL = 9
 _QUIET_LOG_LEVELS = (2, 3, 4)  # FLUID_WARN, FLUID_INFO, FLUID_DBG; errors still print
 _DEFAULT_PRESETS = ((0, 0), (DRUM_KIT_BANK, 0))  # what a new synth selects on its channels
-_HOLDER_CHANNELS = 256  # a holder pins up to this many presets, one per channel
+_PINNED_PER_SOUNDFONT = 40  # decoded presets kept per SoundFont, one per holder channel
+_HOLDER_CHANNELS = _PINNED_PER_SOUNDFONT + 16
 
 
 class FluidSynthError(CunetError):
@@ -45,6 +47,7 @@ def import_fluidsynth():
         "fluid_synth_add_sfont": (integer, [pointer, pointer]),
         "fluid_synth_remove_sfont": (integer, [pointer, pointer]),
         "fluid_synth_program_select": (integer, [pointer, integer, integer, integer, integer]),
+        "fluid_synth_unset_program": (integer, [pointer, integer]),
         "fluid_synth_noteon": (integer, [pointer, integer, integer, integer]),
         "fluid_synth_noteoff": (integer, [pointer, integer, integer]),
         "fluid_synth_write_float": (integer, [pointer, integer, pointer, integer, integer, pointer, integer, integer]),
@@ -66,7 +69,7 @@ class SoundFontBank:
         self.lib = self.fluidsynth._fl
         self._template = self.fluidsynth.Synth(gain=_GAIN, samplerate=float(RATE), channels=16, **_SETTINGS)
         self._holders: dict[str, tuple[object, int, int]] = {}
-        self._pinned: dict[str, dict[tuple[int, int], int]] = {}
+        self._pinned: dict[str, OrderedDict[tuple[int, int], int]] = {}
 
     def _holder(self, path: str):
         if path not in self._holders:
@@ -76,19 +79,27 @@ class SoundFontBank:
                 raise FluidSynthError(f"cannot load SoundFont {path}: {DEBIAN_PACKAGES}")
             sfont = self.lib.fluid_synth_get_sfont_by_id(holder.synth, sfid)
             self._holders[path] = (holder, sfid, sfont)
-            self._pinned[path] = {}
+            self._pinned[path] = OrderedDict()
             for bank, program in _DEFAULT_PRESETS:
                 self.pin(path, bank, program)
         return self._holders[path]
 
     def pin(self, path: str, bank: int, program: int) -> None:
-        """Keep preset (bank, program) selected on the holder so its samples stay decoded."""
+        """Keep preset (bank, program) selected on the holder so its samples stay decoded; past
+        `_PINNED_PER_SOUNDFONT` presets the least recently used one is released (memory bound)."""
         holder, sfid, _ = self._holder(path)
         pinned = self._pinned[path]
-        if (bank, program) not in pinned and len(pinned) < _HOLDER_CHANNELS - 1:
-            channel = len(pinned) + (1 if len(pinned) >= _DRUM_CHANNEL else 0)
-            if self.lib.fluid_synth_program_select(holder.synth, channel, sfid, bank, program) == 0:
-                pinned[(bank, program)] = channel
+        key = (bank, program)
+        if key in pinned:
+            pinned.move_to_end(key)
+            return
+        if len(pinned) >= _PINNED_PER_SOUNDFONT:
+            channel = pinned.pop(next(k for k in pinned if k not in _DEFAULT_PRESETS))
+            self.lib.fluid_synth_unset_program(holder.synth, channel)
+        else:
+            channel = len(pinned)
+        if self.lib.fluid_synth_program_select(holder.synth, channel, sfid, bank, program) == 0:
+            pinned[key] = channel
 
     def render(self, part: Part, path: str, samples: int) -> np.ndarray:
         """`part` played by SoundFont `path`: (2, samples) float32 at `RATE`."""

@@ -15,14 +15,15 @@ from cunet.synth.soundfonts import held_out, resolve_soundfonts
 from cunet.synth.tracks import TrackSpec
 
 MIDI_SUFFIXES = (".mid", ".midi")
+MAX_SECONDS = 600.0
 _WORKER_BYTES = 1 << 30  # a worker's peak memory with every default SoundFont loaded
 
 
 def _check_options(tracks, hours, seconds, test_fraction, sung_share) -> None:
     if hours is not None and hours <= 0:
         raise CunetError("--hours must be positive")
-    if not 1.0 <= seconds <= 3600:
-        raise CunetError("--seconds must be between 1 and 3600")
+    if not 1.0 <= seconds <= MAX_SECONDS:  # a worker holds about 3 MB per second of song
+        raise CunetError(f"--seconds must be between 1 and {MAX_SECONDS:g}")
     if not 0.0 <= test_fraction <= 1.0:
         raise CunetError("--test-fraction must be between 0 and 1")
     if not 0.0 <= sung_share <= 1.0:

@@ -14,9 +14,11 @@ _IEEE_FLOAT = 3
 _BLOCK = 1 << 18  # frames interleaved at a time: a few MB of memory whatever the length
 
 
-def write_float_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    """Write `audio` (channels, samples) as little-endian 32-bit float wav to `path`."""
-    channels, frames = audio.shape
+def write_float_wav(path: Path, audio: np.ndarray | list[np.ndarray], rate: int) -> None:
+    """Write `audio` (channels, samples) as little-endian 32-bit float wav to `path`; given a list
+    of such arrays, write their sum (float32, added in list order, block by block)."""
+    arrays = audio if isinstance(audio, list) else [audio]
+    channels, frames = arrays[0].shape
     size = frames * channels * 4
     header = b"".join([
         b"RIFF", struct.pack("<I", 4 + 26 + 12 + 8 + size), b"WAVE",
@@ -27,4 +29,7 @@ def write_float_wav(path: Path, audio: np.ndarray, rate: int) -> None:
     with open(path, "wb") as f:
         f.write(header)
         for start in range(0, frames, _BLOCK):
-            f.write(np.ascontiguousarray(audio[:, start : start + _BLOCK].T, dtype="<f4").tobytes())
+            block = np.array(arrays[0][:, start : start + _BLOCK].T, dtype="<f4")
+            for other in arrays[1:]:
+                block += other[:, start : start + _BLOCK].T
+            f.write(block.tobytes())

@@ -69,3 +69,19 @@ def test_pan_is_constant_power_and_width_keeps_the_mid():
     mid = stereo.sum(axis=0)
     mixing.widen(stereo, 1.3)
     np.testing.assert_allclose(stereo.sum(axis=0), mid, atol=1e-5)
+
+
+@needs_synth
+def test_decoded_presets_are_bounded_and_evicted_ones_sound_the_same(monkeypatch):
+    from cunet.synth import render
+
+    monkeypatch.setattr(render, "_PINNED_PER_SOUNDFONT", 4)
+    bank = SoundFontBank()
+    first = bank.render(PIANO, str(TIM_GM), RATE)
+    for program in (24, 33, 40, 56, 73, 0, 81):
+        bank.render(Part("p", "other", program, PIANO.notes), str(TIM_GM), RATE // 4)
+        assert len(bank._pinned[str(TIM_GM)]) <= 4
+    assert (0, 0) in bank._pinned[str(TIM_GM)] and (0, 24) not in bank._pinned[str(TIM_GM)]
+    np.testing.assert_array_equal(bank.render(PIANO, str(TIM_GM), RATE), first)
+    np.testing.assert_array_equal(bank.render(Part("p", "other", 24, PIANO.notes), str(TIM_GM), RATE // 4),
+                                  SoundFontBank().render(Part("p", "other", 24, PIANO.notes), str(TIM_GM), RATE // 4))

@@ -75,7 +75,7 @@ def _partials(path: Path) -> Iterator[tuple[Path, int]]:
     """(temporary file, owner pid) of every partial file of `path` in its folder."""
     start = f".{path.name}{PARTIAL}"
     for found in Path(path.parent).glob(f"{glob.escape(start)}*"):
-        pid = found.name[len(start):].split("-", 1)[0]
+        pid = found.name[len(start) :].split("-", 1)[0]
         if pid.isdigit():
             yield found, int(pid)
 

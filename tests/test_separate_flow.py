@@ -47,13 +47,27 @@ def test_cli_walk_probes_parses_and_enters_the_per_file_step_once(tmp_path, mode
     _count(monkeypatch, files, "probe_audio", counts)  # the check's probe
     _count(monkeypatch, reading, "probe_audio", counts)  # any other (open_audio's own)
     _count(monkeypatch, instruments, "parse_spec", counts)
-    argv = ["separate", str(tmp_path / "in"), "--model", str(model_file), "-i", "vocals", "-i", "bass+drums=0.5",
-            "--residual", "--out-dir", str(tmp_path / "out")]
+    argv = [
+        "separate",
+        str(tmp_path / "in"),
+        "--model",
+        str(model_file),
+        "-i",
+        "vocals",
+        "-i",
+        "bass+drums=0.5",
+        "--residual",
+        "--out-dir",
+        str(tmp_path / "out"),
+    ]
     assert cli_main(argv) == 0, capsys.readouterr().err
     assert counts == {"separate_files": 1, "_separate_input": 3, "probe_audio": 3, "parse_spec": 2}
     for song in ("a", "b", "c"):
         assert sorted(p.name for p in (tmp_path / "out" / song).iterdir()) == [
-            "bass+drums=0.5.wav", "residual.wav", "vocals.wav"]
+            "bass+drums=0.5.wav",
+            "residual.wav",
+            "vocals.wav",
+        ]
 
 
 def test_api_separate_file_goes_through_the_same_flow(tmp_path, tiny, monkeypatch):

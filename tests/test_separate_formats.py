@@ -39,8 +39,21 @@ def test_mp3_decodes_to_the_input_length_close_to_the_wav(tmp_path, model_file):
     seconds = sf.info(src).frames / 44100
     snrs = {}
     for bitrate in ("320k", "128k"):
-        assert _separate(model_file, src, tmp_path / bitrate, "-i", "vocals+drums", "--residual", "--format", "mp3",
-                         "--bitrate", bitrate) == 0
+        assert (
+            _separate(
+                model_file,
+                src,
+                tmp_path / bitrate,
+                "-i",
+                "vocals+drums",
+                "--residual",
+                "--format",
+                "mp3",
+                "--bitrate",
+                bitrate,
+            )
+            == 0
+        )
         for stem in ("vocals+drums", "residual"):
             wav, _ = sf.read(tmp_path / "wav" / "song" / f"{stem}.wav", dtype="float32")
             mp3_path = tmp_path / bitrate / "song" / f"{stem}.mp3"
@@ -75,10 +88,25 @@ def test_wav_bits(tmp_path, model_file, bits, subtype, step):
 
 def test_filename_template_places_stems(tmp_path, model_file):
     a, b = _song(tmp_path / "in" / "a.wav", seconds=0.3), _song(tmp_path / "in" / "b.flac", seconds=0.3)
-    assert _separate(model_file, tmp_path / "in", tmp_path / "o", "-i", "vocals", "--residual",
-                     "--filename", "{stem}/{track}.{trackext}.{ext}") == 0
+    assert (
+        _separate(
+            model_file,
+            tmp_path / "in",
+            tmp_path / "o",
+            "-i",
+            "vocals",
+            "--residual",
+            "--filename",
+            "{stem}/{track}.{trackext}.{ext}",
+        )
+        == 0
+    )
     assert sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.wav")) == [
-        "residual/a.wav.wav", "residual/b.flac.wav", "vocals/a.wav.wav", "vocals/b.flac.wav"]
+        "residual/a.wav.wav",
+        "residual/b.flac.wav",
+        "vocals/a.wav.wav",
+        "vocals/b.flac.wav",
+    ]
     assert sf.info(tmp_path / "o" / "vocals" / "b.flac.wav").frames == sf.info(b).frames
     assert sf.info(tmp_path / "o" / "residual" / "a.wav.wav").frames == sf.info(a).frames
 

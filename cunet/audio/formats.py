@@ -12,8 +12,20 @@ from pathlib import Path
 from cunet.errors import CunetError
 
 AUDIO_SUFFIXES = (
-    ".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".mp4", ".aac", ".opus", ".aiff",
-    ".aif", ".wma", ".webm", ".mka",
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".mp3",
+    ".m4a",
+    ".mp4",
+    ".aac",
+    ".opus",
+    ".aiff",
+    ".aif",
+    ".wma",
+    ".webm",
+    ".mka",
 )
 # Output format -> (libsndfile format, subtype): wav as 32-bit float (16 or 24-bit PCM by
 # `WAV_BITS`), flac as 24-bit PCM, mp3 by libsndfile's LAME encoder at a constant bitrate.
@@ -73,8 +85,10 @@ def check_writable(fmt: str, path, rate: int, channels: int) -> None:
     if channels > 2:
         raise AudioError(f"{path}: mp3 holds 1 or 2 channels, the input has {channels} (use --format wav or flac)")
     if rate not in MP3_RATES:
-        raise AudioError(f"{path}: mp3 holds rates of {', '.join(map(str, MP3_RATES))} Hz, the input is "
-                         f"{rate} Hz (use --format wav or flac)")
+        raise AudioError(
+            f"{path}: mp3 holds rates of {', '.join(map(str, MP3_RATES))} Hz, the input is "
+            f"{rate} Hz (use --format wav or flac)"
+        )
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,16 @@ class AudioWriter:
     close). Write errors (disk full, ...) raise `AudioError` naming the path and the cause.
     """
 
-    def __init__(self, path: str | Path, rate: int, channels: int, fmt: str = "wav", replace: bool = True,
-                 wav_bits: int = 32, bitrate: None | int | str = None):
+    def __init__(
+        self,
+        path: str | Path,
+        rate: int,
+        channels: int,
+        fmt: str = "wav",
+        replace: bool = True,
+        wav_bits: int = 32,
+        bitrate: None | int | str = None,
+    ):
         self.path = Path(path)
         self.format, self.subtype = output_format(fmt, wav_bits)
         self.rate, self.channels = int(rate), int(channels)
@@ -36,7 +44,12 @@ class AudioWriter:
         tmp = self._atomic.__enter__()
         try:
             self.file = sf.SoundFile(
-                str(tmp), "w", self.rate, self.channels, subtype=self.subtype, format=self.format,
+                str(tmp),
+                "w",
+                self.rate,
+                self.channels,
+                subtype=self.subtype,
+                format=self.format,
                 **({} if self.kbps is None else mp3_settings(self.kbps, self.rate)),
             )
         except (RuntimeError, OSError, ValueError) as exc:  # LibsndfileError is a RuntimeError

@@ -28,31 +28,55 @@ def add_arguments(parser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders of audio files")
     options.add_model(parser, help="a trained cunet .keras (or exported .tflite) model (default: the embedded model)")
     parser.add_argument(
-        "--instrument", "-i", action="append", metavar="SPEC",
+        "--instrument",
+        "-i",
+        action="append",
+        metavar="SPEC",
         help="what to separate: a name (vocals), a sum (vocals+drums) or weighted (vocals=0.5, weights 0 to 10); "
-             f"repeatable (default: every instrument of the model; embedded model: {', '.join(EMBEDDED_INSTRUMENTS)})",
+        f"repeatable (default: every instrument of the model; embedded model: {', '.join(EMBEDDED_INSTRUMENTS)})",
     )
-    parser.add_argument("--residual", action="store_true", help="also write residual.<format>: the song minus the estimates")
+    parser.add_argument(
+        "--residual", action="store_true", help="also write residual.<format>: the song minus the estimates"
+    )
     parser.add_argument("--wiener", action="store_true", help="Wiener post-filter across the requested instruments")
-    parser.add_argument("--wiener-iterations", type=int, default=1, metavar="N",
-                        help="EM steps of the multichannel Wiener filter, 0 to 100 (default 1; 0: power-ratio masks only)")
+    parser.add_argument(
+        "--wiener-iterations",
+        type=int,
+        default=1,
+        metavar="N",
+        help="EM steps of the multichannel Wiener filter, 0 to 100 (default 1; 0: power-ratio masks only)",
+    )
     parser.add_argument("--out-dir", "-o", default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR}/)")
-    parser.add_argument("--filename", default="{track}/{stem}.{ext}", metavar="TEMPLATE",
-                        help="where each stem goes under OUT_DIR, from the fields {track} (input name without "
-                             "suffix), {trackext}, {stem} and {ext} (default {track}/{stem}.{ext})")
+    parser.add_argument(
+        "--filename",
+        default="{track}/{stem}.{ext}",
+        metavar="TEMPLATE",
+        help="where each stem goes under OUT_DIR, from the fields {track} (input name without "
+        "suffix), {trackext}, {stem} and {ext} (default {track}/{stem}.{ext})",
+    )
     options.add_format(parser)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    existing.add_argument("--skip-existing", action="store_true",
-                          help="write only the outputs that do not exist yet (resume an interrupted batch)")
-    parser.add_argument("--overlap", type=float, default=0.25,
-                        help=f"patch overlap fraction, {OVERLAP[0]:g} to {OVERLAP[1]:g} (default 0.25)")
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="write only the outputs that do not exist yet (resume an interrupted batch)",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=float,
+        default=0.25,
+        help=f"patch overlap fraction, {OVERLAP[0]:g} to {OVERLAP[1]:g} (default 0.25)",
+    )
     options.add_runtime(parser)
     options.add_audio_backend(parser, "the inputs")
     options.add_backend(parser, "the mask network (jax: the JAX runtime instead of --runtime)")
-    parser.add_argument("--block-seconds", type=float, default=5.0,
-                        help=f"seconds per processing block, {BLOCK_SECONDS[0]:g} to {BLOCK_SECONDS[1]:g} "
-                             "(bounds memory; default 5)")
+    parser.add_argument(
+        "--block-seconds",
+        type=float,
+        default=5.0,
+        help=f"seconds per processing block, {BLOCK_SECONDS[0]:g} to {BLOCK_SECONDS[1]:g} (bounds memory; default 5)",
+    )
 
 
 def check_numbers(args) -> None:
@@ -62,9 +86,11 @@ def check_numbers(args) -> None:
     from cunet.errors import CunetError
     from cunet.separation.separator import MAX_WIENER_ITERATIONS
 
-    for option, value, (low, high) in (("--overlap", args.overlap, OVERLAP),
-                                       ("--block-seconds", args.block_seconds, BLOCK_SECONDS),
-                                       ("--wiener-iterations", args.wiener_iterations, (0, MAX_WIENER_ITERATIONS))):
+    for option, value, (low, high) in (
+        ("--overlap", args.overlap, OVERLAP),
+        ("--block-seconds", args.block_seconds, BLOCK_SECONDS),
+        ("--wiener-iterations", args.wiener_iterations, (0, MAX_WIENER_ITERATIONS)),
+    ):
         if not (math.isfinite(value) and low <= value <= high):
             raise CunetError(f"{option} must be {low:g} to {high:g}, got {value}")
 
@@ -109,8 +135,13 @@ def run(args) -> int:
     check_numbers(args)
     output = OutputFormat(args.format, args.wav_bits, args.bitrate)
     check_filename(args.filename)
-    separator = Separator.load(args.model, runtime=runtime_of(args), overlap=args.overlap,
-                               block_seconds=args.block_seconds, wiener_iterations=args.wiener_iterations)
+    separator = Separator.load(
+        args.model,
+        runtime=runtime_of(args),
+        overlap=args.overlap,
+        block_seconds=args.block_seconds,
+        wiener_iterations=args.wiener_iterations,
+    )
     if args.model is None:
         print(f"cunet separate: note: {EMBEDDED_MODEL_NOTE}", file=sys.stderr)
 
@@ -120,7 +151,18 @@ def run(args) -> int:
             return
         print(f"{path} -> {', '.join(str(p) for p in written.values())} ({separator.runtime})")
 
-    separate_files(separator, args.inputs, args.out_dir, args.instrument, residual=args.residual,
-                   wiener=args.wiener, output=output, filename=args.filename, overwrite=args.overwrite,
-                   skip_existing=args.skip_existing, backend=args.audio_backend, on_file=report)
+    separate_files(
+        separator,
+        args.inputs,
+        args.out_dir,
+        args.instrument,
+        residual=args.residual,
+        wiener=args.wiener,
+        output=output,
+        filename=args.filename,
+        overwrite=args.overwrite,
+        skip_existing=args.skip_existing,
+        backend=args.audio_backend,
+        on_file=report,
+    )
     return 0

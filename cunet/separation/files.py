@@ -15,7 +15,6 @@ removed again when it fails. OS errors (disk full, permission denied, read-only)
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -35,7 +34,7 @@ from cunet.audio.writing import AudioWriter
 from cunet.errors import CunetError
 from cunet.fileio import make_folders, remove_empty_folders
 from cunet.separation.instruments import RESIDUAL
-from cunet.separation.outputs import DEFAULT_FILENAME, check_filename, plan_outputs
+from cunet.separation.outputs import DEFAULT_FILENAME, check_filename, check_out_dir, plan_outputs
 
 Progress = bool | Callable[[float], None]
 
@@ -50,11 +49,21 @@ class CheckedInput:
     outputs: dict
 
 
-def separate_files(separator, inputs: Sequence, out_dir, instruments: Sequence[str] | None = None,
-                   residual: bool = False, wiener: bool = False, output: OutputFormat | None = None,
-                   filename: str = DEFAULT_FILENAME, overwrite: bool = False, skip_existing: bool = False,
-                   backend: str = "auto", progress: Progress = True,
-                   on_file: Callable[[Path, dict], None] | None = None) -> dict:
+def separate_files(
+    separator,
+    inputs: Sequence,
+    out_dir,
+    instruments: Sequence[str] | None = None,
+    residual: bool = False,
+    wiener: bool = False,
+    output: OutputFormat | None = None,
+    filename: str = DEFAULT_FILENAME,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    backend: str = "auto",
+    progress: Progress = True,
+    on_file: Callable[[Path, dict], None] | None = None,
+) -> dict:
     """Separate audio files (or folders of them) into `out_dir`, as `cunet separate` does.
 
     `instruments` None: every instrument of the model; `output` how stems are written (wav
@@ -74,24 +83,48 @@ def separate_files(separator, inputs: Sequence, out_dir, instruments: Sequence[s
     check_out_dir(out_dir)
     written = {}
     for f, item in zip(files, checked):
-        written[f] = {} if item is None else _separate_input(
-            separator, item, specs, residual, wiener, output, overwrite, backend, progress)
+        written[f] = (
+            {}
+            if item is None
+            else _separate_input(separator, item, specs, residual, wiener, output, overwrite, backend, progress)
+        )
         if on_file is not None:
             on_file(f, written[f])
     return written
 
 
-def separate_file(separator, path, out_dir, instruments: Sequence[str] | None = None, residual: bool = False,
-                  wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
-                  progress: Progress = True, **options) -> dict:
+def separate_file(
+    separator,
+    path,
+    out_dir,
+    instruments: Sequence[str] | None = None,
+    residual: bool = False,
+    wiener: bool = False,
+    fmt: str = "wav",
+    overwrite: bool = False,
+    backend: str = "auto",
+    progress: Progress = True,
+    **options,
+) -> dict:
     """One file through `separate_files`; `options`: its `filename`, `skip_existing`, and
     `wav_bits`/`bitrate` of the output format. Returns {name: written path}."""
     path = Path(path)
     if not path.is_file():
         raise CunetError(f"input not found: {path}" if not path.exists() else f"input is not a file: {path}")
     output = OutputFormat(fmt, options.pop("wav_bits", 32), options.pop("bitrate", None))
-    return separate_files(separator, [path], out_dir, instruments, residual, wiener, output, overwrite=overwrite,
-                          backend=backend, progress=progress, **options)[path]
+    return separate_files(
+        separator,
+        [path],
+        out_dir,
+        instruments,
+        residual,
+        wiener,
+        output,
+        overwrite=overwrite,
+        backend=backend,
+        progress=progress,
+        **options,
+    )[path]
 
 
 def collect_inputs(inputs, out_dir=None) -> list[Path]:
@@ -106,8 +139,12 @@ def collect_inputs(inputs, out_dir=None) -> list[Path]:
         try:
             if not path.exists():
                 raise CunetError(f"input not found: {path}")
-            found = [path] if not path.is_dir() else sorted(
-                p for p in path.rglob("*") if is_audio_file(p) and not (skip and p.resolve().is_relative_to(skip))
+            found = (
+                [path]
+                if not path.is_dir()
+                else sorted(
+                    p for p in path.rglob("*") if is_audio_file(p) and not (skip and p.resolve().is_relative_to(skip))
+                )
             )
         except OSError as exc:
             raise CunetError(f"cannot read input {exc.filename or path}: {exc.strerror or exc}") from None
@@ -139,35 +176,42 @@ def _check_finite(path, source: SoundFileSource) -> None:
             raise AudioError(f"{path}: audio contains NaN or Inf samples")
 
 
-def check_out_dir(out_dir) -> None:
-    """`out_dir`, or the folder it would be created in, is a folder this process may write
-    in, or a `CunetError`. Nothing is created: folders appear with the first output."""
-    out_dir = Path(out_dir)
-    existing = out_dir
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise CunetError(f"cannot write to output folder {out_dir}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        cause = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
-        raise CunetError(f"cannot write to output folder {out_dir}: {cause} ({existing})")
-
-
-def _separate_input(separator, item: CheckedInput, specs, residual: bool, wiener: bool, output: OutputFormat,
-                    overwrite: bool, backend: str, progress: Progress) -> dict:
+def _separate_input(
+    separator,
+    item: CheckedInput,
+    specs,
+    residual: bool,
+    wiener: bool,
+    output: OutputFormat,
+    overwrite: bool,
+    backend: str,
+    progress: Progress,
+) -> dict:
     """Stream one checked input into its outputs; on failure nothing of it is left (no
     partial file, no folder it created); errors become one `CunetError` line."""
     created = []
     try:
         for folder in sorted({p.parent for p in item.outputs.values()}):
             created += make_folders(folder)
-        stream_to_files(separator, item.path, item.outputs, specs, residual, wiener, output, progress, backend,
-                        replace=overwrite, probe=item.probe)
+        stream_to_files(
+            separator,
+            item.path,
+            item.outputs,
+            specs,
+            residual,
+            wiener,
+            output,
+            progress,
+            backend,
+            replace=overwrite,
+            probe=item.probe,
+        )
     except BaseException as exc:
         remove_empty_folders(created)
         if isinstance(exc, FileExistsError):
-            raise CunetError(f"output exists: {exc.filename} (another run wrote it meanwhile; "
-                             "use --overwrite to replace it)") from None
+            raise CunetError(
+                f"output exists: {exc.filename} (another run wrote it meanwhile; use --overwrite to replace it)"
+            ) from None
         if isinstance(exc, OSError):
             raise CunetError(f"cannot write {exc.filename or item.path}: {exc.strerror or exc}") from None
         if isinstance(exc, CunetError) and str(item.path) not in str(exc):
@@ -176,9 +220,19 @@ def _separate_input(separator, item: CheckedInput, specs, residual: bool, wiener
     return item.outputs
 
 
-def stream_to_files(separator, path, outputs: dict, instruments, residual=False, wiener=False,
-                    fmt: str | OutputFormat = "wav", progress: Progress = True, backend="soundfile",
-                    replace: bool = True, probe: tuple | None = None):
+def stream_to_files(
+    separator,
+    path,
+    outputs: dict,
+    instruments,
+    residual=False,
+    wiener=False,
+    fmt: str | OutputFormat = "wav",
+    progress: Progress = True,
+    backend="soundfile",
+    replace: bool = True,
+    probe: tuple | None = None,
+):
     """Decode `path`, separate `instruments` block by block and write the {name: output path}
     asked for atomically (other names are computed, e.g. for the residual, not written).
 
@@ -189,21 +243,39 @@ def stream_to_files(separator, path, outputs: dict, instruments, residual=False,
     output = fmt if isinstance(fmt, OutputFormat) else OutputFormat(fmt)
     with open_audio(path, backend, probe=probe) as source, ExitStack() as stack:
         writers = {
-            name: stack.enter_context(AudioWriter(out, source.rate, source.channels, output.name, replace=replace,
-                                                  wav_bits=output.wav_bits, bitrate=output.bitrate))
+            name: stack.enter_context(
+                AudioWriter(
+                    out,
+                    source.rate,
+                    source.channels,
+                    output.name,
+                    replace=replace,
+                    wav_bits=output.wav_bits,
+                    bitrate=output.bitrate,
+                )
+            )
             for name, out in outputs.items()
         }
         report = callable(progress)
         bar = stack.enter_context(
-            tqdm(total=source.frames, unit="sample", unit_scale=True, desc=Path(path).name,
-                 file=sys.stderr, disable=True if report or not progress else None, leave=False)
+            tqdm(
+                total=source.frames,
+                unit="sample",
+                unit_scale=True,
+                desc=Path(path).name,
+                file=sys.stderr,
+                disable=True if report or not progress else None,
+                leave=False,
+            )
         )
         written = 0
         for _, blocks in separator.iter_separate(source, instruments, residual, wiener):
             for name, writer in writers.items():
                 if not np.all(np.isfinite(blocks[name])):
-                    raise CunetError(f"{path}: the {separator.runtime} runtime produced NaN or Inf samples "
-                                     f"for {name!r}; nothing was written for this input")
+                    raise CunetError(
+                        f"{path}: the {separator.runtime} runtime produced NaN or Inf samples "
+                        f"for {name!r}; nothing was written for this input"
+                    )
                 writer.write(blocks[name])
             count = len(next(iter(blocks.values())))
             written += count

@@ -9,6 +9,7 @@ file another running cunet process is writing. Temporary files left by killed ru
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Sequence
 from pathlib import Path, PurePath
@@ -26,14 +27,19 @@ FILENAME_FIELDS = ("track", "trackext", "stem", "ext")
 def check_filename(template: str) -> str:
     """`template` if it is a valid output file-name template, else a `CunetError` naming the problem."""
     try:
-        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
-                  if name is not None]
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
     except ValueError as exc:
         raise CunetError(f"bad --filename template {template!r}: {exc}") from None
     for name, spec, conversion in fields:
         if name not in FILENAME_FIELDS:
-            raise CunetError(f"unknown field {{{name}}} in --filename {template!r} "
-                             f"(fields: {', '.join('{' + f + '}' for f in FILENAME_FIELDS)})")
+            raise CunetError(
+                f"unknown field {{{name}}} in --filename {template!r} "
+                f"(fields: {', '.join('{' + f + '}' for f in FILENAME_FIELDS)})"
+            )
         if spec or conversion:
             raise CunetError(f"--filename {template!r}: fields take no format spec or conversion")
     if "stem" not in [name for name, _, _ in fields]:
@@ -53,8 +59,29 @@ def output_path(out_dir: Path, template: str, source: Path, stem: str, ext: str)
     return path
 
 
-def plan_outputs(files: Sequence[Path], names: Sequence[str], out_dir, template: str, ext: str,
-                 overwrite: bool = False, skip_existing: bool = False) -> dict:
+def check_out_dir(out_dir) -> None:
+    """`out_dir`, or the folder it would be created in, is a folder this process may write
+    in, or a `CunetError`. Nothing is created: folders appear with the first output."""
+    out_dir = Path(out_dir)
+    existing = out_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CunetError(f"cannot write to output folder {out_dir}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        cause = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
+        raise CunetError(f"cannot write to output folder {out_dir}: {cause} ({existing})")
+
+
+def plan_outputs(
+    files: Sequence[Path],
+    names: Sequence[str],
+    out_dir,
+    template: str,
+    ext: str,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> dict:
     """{input: {name: output path}} of the outputs to write; raises `CunetError`.
 
     With `skip_existing`, outputs that exist are left out (an input whose outputs all exist
@@ -69,8 +96,10 @@ def plan_outputs(files: Sequence[Path], names: Sequence[str], out_dir, template:
             path = output_path(out_dir, template, Path(f), name, ext)
             key = path.resolve()
             if key in owner:
-                raise CunetError(f"two outputs would be the same file {path}: {owner[key]} and {f} {name} "
-                                 "(use another --filename, or separate the inputs into different --out-dir)")
+                raise CunetError(
+                    f"two outputs would be the same file {path}: {owner[key]} and {f} {name} "
+                    "(use another --filename, or separate the inputs into different --out-dir)"
+                )
             owner[key] = f"{f} {name}"
             if key in inputs:
                 raise CunetError(f"output {path} is one of the inputs; choose another --out-dir")
@@ -88,8 +117,10 @@ def _claimable(outputs: dict, overwrite: bool, skip_existing: bool) -> dict:
         except OSError as exc:
             raise CunetError(f"cannot check output {exc.filename or path}: {exc.strerror or exc}") from None
         if busy and not overwrite:
-            raise CunetError(f"output {path} is being written by another cunet process (pid {busy[0]}); "
-                             "wait for it, or use --overwrite")
+            raise CunetError(
+                f"output {path} is being written by another cunet process (pid {busy[0]}); "
+                "wait for it, or use --overwrite"
+            )
         if exists and not overwrite:
             if skip_existing:
                 continue

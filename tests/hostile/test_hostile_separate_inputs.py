@@ -59,26 +59,29 @@ def test_skip_existing_writes_the_missing_stems_and_keeps_the_rest(tmp_path, mod
     np.testing.assert_allclose(sf.read(out / "a" / "residual.wav", dtype="float32")[0], x - parts, atol=1e-5)
 
 
-@pytest.mark.parametrize("options, match", [
-    (["--block-seconds", "nan"], "--block-seconds must be 0.1 to 3600, got nan"),
-    (["--block-seconds", "inf"], "--block-seconds must be 0.1 to 3600, got inf"),
-    (["--block-seconds", "0"], "--block-seconds must be"),
-    (["--overlap", "nan"], "--overlap must be 0 to 0.9"),
-    (["--overlap", "0.95"], "--overlap must be 0 to 0.9"),
-    (["--wiener", "--wiener-iterations", "1000000"], "--wiener-iterations must be 0 to 100"),
-    (["--wiener-iterations", "-1"], "--wiener-iterations must be 0 to 100"),
-    (["-i", "vocals=1e5"], "must be 0 to 10, got 1e5"),
-    (["-i", "vocals=nan"], "must be 0 to 10, got nan"),
-    (["-i", "vocals=-1"], "must be 0 to 10"),
-    (["--format", "mp3", "--bitrate", "999k"], "bitrate must be 32k to 320k"),
-    (["--format", "flac", "--wav-bits", "16"], "--wav-bits applies to wav output only"),
-    (["--bitrate", "128k"], "--bitrate applies to mp3 output only"),
-    (["--filename", "{track}/{nope}.{ext}"], "unknown field {nope}"),
-    (["--filename", "{track}.{ext}"], "must contain {stem}"),
-    (["--filename", "../{stem}.{ext}"], "relative path inside the output folder"),
-    (["--filename", "/tmp/{stem}.{ext}"], "relative path inside the output folder"),
-    (["--filename", "{stem!r}.{ext}"], "no format spec or conversion"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (["--block-seconds", "nan"], "--block-seconds must be 0.1 to 3600, got nan"),
+        (["--block-seconds", "inf"], "--block-seconds must be 0.1 to 3600, got inf"),
+        (["--block-seconds", "0"], "--block-seconds must be"),
+        (["--overlap", "nan"], "--overlap must be 0 to 0.9"),
+        (["--overlap", "0.95"], "--overlap must be 0 to 0.9"),
+        (["--wiener", "--wiener-iterations", "1000000"], "--wiener-iterations must be 0 to 100"),
+        (["--wiener-iterations", "-1"], "--wiener-iterations must be 0 to 100"),
+        (["-i", "vocals=1e5"], "must be 0 to 10, got 1e5"),
+        (["-i", "vocals=nan"], "must be 0 to 10, got nan"),
+        (["-i", "vocals=-1"], "must be 0 to 10"),
+        (["--format", "mp3", "--bitrate", "999k"], "bitrate must be 32k to 320k"),
+        (["--format", "flac", "--wav-bits", "16"], "--wav-bits applies to wav output only"),
+        (["--bitrate", "128k"], "--bitrate applies to mp3 output only"),
+        (["--filename", "{track}/{nope}.{ext}"], "unknown field {nope}"),
+        (["--filename", "{track}.{ext}"], "must contain {stem}"),
+        (["--filename", "../{stem}.{ext}"], "relative path inside the output folder"),
+        (["--filename", "/tmp/{stem}.{ext}"], "relative path inside the output folder"),
+        (["--filename", "{stem!r}.{ext}"], "no format spec or conversion"),
+    ],
+)
 def test_bad_numbers_and_options_are_one_line_and_write_nothing(tmp_path, model_file, capsys, options, match):
     src = _song(tmp_path / "s.wav", seconds=0.2)
     _fails(capsys, [str(src), "--model", str(model_file), "--out-dir", str(tmp_path / "o"), *options], match)
@@ -87,8 +90,11 @@ def test_bad_numbers_and_options_are_one_line_and_write_nothing(tmp_path, model_
 
 def test_mp3_refuses_more_than_two_channels_before_writing(tmp_path, model_file, capsys):
     src = _song(tmp_path / "six.wav", seconds=0.2, channels=6)
-    _fails(capsys, [str(src), "--model", str(model_file), "-i", "vocals", "--format", "mp3",
-                    "--out-dir", str(tmp_path / "o")], "mp3 holds 1 or 2 channels")
+    _fails(
+        capsys,
+        [str(src), "--model", str(model_file), "-i", "vocals", "--format", "mp3", "--out-dir", str(tmp_path / "o")],
+        "mp3 holds 1 or 2 channels",
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -161,7 +167,9 @@ def test_partial_files_of_a_live_process_block_a_second_run(tmp_path, model_file
     live = folder / f".vocals.wav.cunet-partial-{os.getppid()}-abcd.wav"  # our parent: a running process
     live.write_bytes(b"being written")
     argv = [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")]
-    _fails(capsys, argv, f"output {folder / 'vocals.wav'} is being written by another cunet process (pid {os.getppid()})")
+    _fails(
+        capsys, argv, f"output {folder / 'vocals.wav'} is being written by another cunet process (pid {os.getppid()})"
+    )
     assert live.exists()
     dead = folder / ".vocals.wav.cunet-partial-999999999-wxyz.wav"  # no such process: a killed run's leftover
     live.rename(dead)

@@ -15,8 +15,9 @@ import soundfile as sf
 
 from cunet.separation.runtimes import default_model_path
 
-pytestmark = pytest.mark.skipif(not default_model_path().with_suffix(".tflite").is_file(),
-                                reason="the embedded model's .tflite is not installed")
+pytestmark = pytest.mark.skipif(
+    not default_model_path().with_suffix(".tflite").is_file(), reason="the embedded model's .tflite is not installed"
+)
 INSTRUMENTS = ("drums", "vocals")
 SELECT = ["-i", "drums", "-i", "vocals"]
 
@@ -30,9 +31,12 @@ def long_song(tmp_path_factory):
 
 
 def _start(song, out, *options):
-    return subprocess.Popen([sys.executable, "-m", "cunet", "separate", str(song), *SELECT, "--out-dir", str(out),
-                             *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cunet", "separate", str(song), *SELECT, "--out-dir", str(out), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _partials(out: Path) -> list:
@@ -64,8 +68,12 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp
     out = tmp_path / "same"
     first = _start(long_song, out)
     _wait_for_partials(first, out)
-    second = subprocess.run([sys.executable, "-m", "cunet", "separate", str(long_song), *SELECT, "--out-dir", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "-m", "cunet", "separate", str(long_song), *SELECT, "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert first.poll() is None, "the first run ended before the second was checked: make the song longer"
     errors = _errors(second.stderr)
     assert second.returncode == 2 and len(errors) == 1, second.stderr
@@ -73,8 +81,12 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp
     assert first.wait(timeout=300) == 0, first.communicate()
     _complete(out, long_song)
     assert _partials(out) == []
-    again = subprocess.run([sys.executable, "-m", "cunet", "separate", str(long_song), *SELECT, "--out-dir", str(out)],
-                           capture_output=True, text=True, timeout=120)  # finished: refused, not replaced
+    again = subprocess.run(
+        [sys.executable, "-m", "cunet", "separate", str(long_song), *SELECT, "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # finished: refused, not replaced
     assert again.returncode == 2 and "output exists" in _errors(again.stderr)[0]
 
 
@@ -97,8 +109,12 @@ def test_leftovers_of_a_killed_run_are_swept_by_the_next(tmp_path, long_song):
     run.kill()
     run.wait(timeout=60)
     assert all(p.exists() for p in left)  # SIGKILL cannot be cleaned up after
-    rerun = subprocess.run([sys.executable, "-m", "cunet", "separate", str(long_song), *SELECT, "--out-dir", str(out)],
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "cunet", "separate", str(long_song), *SELECT, "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr
     _complete(out, long_song)
     assert _partials(out) == []
@@ -120,8 +136,12 @@ def small_mount(tmp_path):
 def test_full_disk_is_one_line_and_leaves_nothing(small_mount, tmp_path):
     song = tmp_path / "short.wav"
     sf.write(song, (0.1 * np.random.default_rng(1).standard_normal((44100 * 5, 2))).astype(np.float32), 44100)
-    run = subprocess.run([sys.executable, "-m", "cunet", "separate", str(song), "-i", "vocals",
-                          "--out-dir", str(small_mount / "o")], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cunet", "separate", str(song), "-i", "vocals", "--out-dir", str(small_mount / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     errors = _errors(run.stderr)
     assert run.returncode == 2 and len(errors) == 1, run.stderr
     assert f"cannot write {small_mount / 'o' / 'short' / 'vocals.wav'}: no space left on device" in errors[0]
@@ -132,8 +152,12 @@ def test_read_only_filesystem_is_one_line(small_mount, tmp_path):
     song = tmp_path / "short.wav"
     sf.write(song, np.zeros((4410, 2), np.float32), 44100)
     subprocess.run(["mount", "-o", "remount,ro", str(small_mount)], check=True)
-    run = subprocess.run([sys.executable, "-m", "cunet", "separate", str(song), "-i", "vocals",
-                          "--out-dir", str(small_mount / "o")], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cunet", "separate", str(song), "-i", "vocals", "--out-dir", str(small_mount / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     errors = _errors(run.stderr)
     assert run.returncode == 2 and len(errors) == 1, run.stderr
     assert "read-only file system" in errors[0] and str(small_mount / "o") in errors[0]

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -66,11 +67,11 @@ def speak(texts: Sequence[str], voice: str, speed: int) -> list[np.ndarray]:
     reliably each text is spoken by a call of its own."""
     if not texts:
         return []
-    ssml = f'<break time="{_BREAK_MS}ms"/>'.join(texts)
+    ssml = f'<break time="{_BREAK_MS}ms"/>'.join(escape(text) for text in texts)
     audio = _espeak(f"<speak>{ssml}</speak>", voice, speed)
     pieces = _split_at_breaks(audio, len(texts))
     if pieces is None:
-        pieces = [_trim(_espeak(f"<speak>{text}</speak>", voice, speed)) for text in texts]
+        pieces = [_trim(_espeak(f"<speak>{escape(text)}</speak>", voice, speed)) for text in texts]
     return pieces
 
 
@@ -92,6 +93,8 @@ def _espeak(ssml: str, voice: str, speed: int) -> np.ndarray:
 def _frame_levels(audio: np.ndarray) -> np.ndarray:
     """Level of each HOP-long frame in dB relative to the loudest frame: (frames,)."""
     frames = len(audio) // HOP
+    if frames == 0:
+        return np.zeros(0)
     power = np.mean(audio[: frames * HOP].reshape(frames, HOP) ** 2, axis=1)
     return 10 * np.log10(power / max(power.max(), 1e-20) + 1e-12)
 

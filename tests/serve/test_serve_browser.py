@@ -131,7 +131,10 @@ def _check_bad_upload(driver, tmp_path):
 
 def _screenshot(driver, path: str) -> None:
     """The whole page, the playhead mid-song, vocals muted (docs/serve-page.png)."""
-    driver.execute_script("window.studio.seek(4.5)")
+    from selenium.webdriver import ActionChains  # selenium is optional: imported once the test runs
+
+    driver.execute_script("window.studio.seek(4.5); document.activeElement.blur()")
+    ActionChains(driver).move_to_element(driver.find_element("tag name", "h1")).perform()  # no hover
     chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1240, height + chrome)

@@ -24,6 +24,7 @@ from cunet.synth.speech import (
 
 RELEASE_SECONDS = 0.25  # what `sing` adds after the last note's end
 PHRASE_GAP = 0.3  # a longer rest ends a phrase (and leaves room for a breath)
+MAX_PHRASE_SECONDS = 20.0
 PEAK = 0.5
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
@@ -153,10 +154,15 @@ def melody(notes: Sequence[Note]) -> list[Note]:
 
 
 def phrases(line: Sequence[Note]) -> list[list[Note]]:
-    """The line split at rests longer than PHRASE_GAP."""
+    """The line split at rests longer than PHRASE_GAP, and before a note that would make a phrase
+    longer than MAX_PHRASE_SECONDS (which bounds the memory of one phrase's vocoder frames)."""
     groups: list[list[Note]] = []
     for note in line:
-        if groups and note.start - groups[-1][-1].end <= PHRASE_GAP:
+        if (
+            groups
+            and note.start - groups[-1][-1].end <= PHRASE_GAP
+            and note.end - groups[-1][0].start <= MAX_PHRASE_SECONDS
+        ):
             groups[-1].append(note)
         else:
             groups.append([note])

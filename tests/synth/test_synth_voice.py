@@ -19,6 +19,7 @@ from cunet.synth.voice import (
     harmony,
     in_range,
     melody,
+    phrases,
     random_voice,
     sing,
     syllable_units,
@@ -194,6 +195,13 @@ def test_the_melody_is_one_line():
         (0.0, 0.5, 67),
         (0.5, 1.0, 62),
     ]
+
+
+def test_phrases_end_at_long_rests_and_at_twenty_seconds():
+    tune = [Note(0.0, 0.5, 60), Note(0.7, 0.5, 62), Note(1.6, 0.5, 64)]
+    assert [len(p) for p in phrases(tune)] == [2, 1]
+    unbroken = [Note(0.5 * i, 0.5, 60) for i in range(100)]
+    assert [len(p) for p in phrases(unbroken)] == [40, 40, 20]
 
 
 def test_melismas_carry_one_syllable_over_legato_notes_only():

@@ -63,6 +63,21 @@ def check_arguments(args) -> None:
         raise CunetError(f"--keep-hours must be positive, got {args.keep_hours}")
 
 
+def check_listening(host: str, port: int) -> None:
+    """The address can be listened on (as uvicorn will), or a `CunetError` saying why."""
+    import socket
+
+    from cunet.errors import CunetError
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise CunetError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -74,6 +89,7 @@ def run(args) -> int:
     from cunet.serve.app import create_app
 
     check_arguments(args)
+    check_listening(args.host, args.port)
     one_malloc_arena()
     data_dir = args.data_dir or default_data_dir()
     try:

@@ -195,3 +195,12 @@ def _wait_up(url: str) -> None:
 def test_command_line_refuses_bad_options(option, capsys):
     assert main(["serve", *option]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_command_line_refuses_a_port_in_use(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["serve", "--port", str(busy.getsockname()[1])]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot listen on 127.0.0.1" in err

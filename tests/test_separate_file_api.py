@@ -76,3 +76,15 @@ def test_progress_callable_reports_fractions_up_to_one(tmp_path, separator):
     separator.separate_file(tmp_path / "p.wav", tmp_path / "out", ["vocals"], progress=seen.append)
     assert len(seen) == separator.block_count(int(22050 * 1.3), 22050) > 1
     assert seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0
+
+
+def test_output_options_through_the_api(tmp_path, separator):
+    _song(tmp_path / "m.wav", channels=2)
+    written = separator.separate_file(tmp_path / "m.wav", tmp_path / "out", ["vocals"], fmt="mp3", bitrate="128k",
+                                      filename="{track}-{stem}.{ext}", progress=False)
+    assert written == {"vocals": tmp_path / "out" / "m-vocals.mp3"}
+    assert sf.info(written["vocals"]).format == "MP3" and sf.info(written["vocals"]).frames == int(22050 * 1.3)
+    written = separator.separate_file(tmp_path / "m.wav", tmp_path / "out", ["bass"], wav_bits=16, progress=False)
+    assert sf.info(written["bass"]).subtype == "PCM_16"
+    with pytest.raises(CunetError, match="unknown field"):
+        separator.separate_file(tmp_path / "m.wav", tmp_path / "out", ["bass"], filename="{song}/{stem}.{ext}")

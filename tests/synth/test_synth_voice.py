@@ -26,11 +26,17 @@ from cunet.synth.voice import (
 )
 
 RATE = 16000
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None,
-    reason="espeak-ng is not installed (sudo apt-get install espeak-ng)",
-)
-pyworld = pytest.importorskip("pyworld", reason="pyworld is not installed (pip install 'cunet[synth]')")
+try:
+    import pyworld
+except ImportError:
+    pyworld = None
+if shutil.which("espeak-ng") is None:
+    MISSING = "espeak-ng is not installed (sudo apt-get install espeak-ng)"
+elif pyworld is None:
+    MISSING = "pyworld is not installed (pip install 'cunet[synth]')"
+else:
+    MISSING = ""
+needs_voice = pytest.mark.skipif(bool(MISSING), reason=MISSING or "espeak-ng and pyworld found")
 
 # Two phrases of a tenor melody, 1.3 s apart, a short rest (1.05-1.3 s) inside the first.
 PHRASE_ONE = [
@@ -68,8 +74,8 @@ def pitch_errors(audio: np.ndarray, notes, rate: int = RATE):
 @pytest.fixture(scope="module")
 def steady_song():
     """MELODY sung without vibrato, drift, scoops, breaths or timing looseness, at RATE."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (sudo apt-get install espeak-ng)")
+    if MISSING:
+        pytest.skip(MISSING)
     return sing(MELODY, RATE, STEADY, seed=3)
 
 
@@ -96,7 +102,7 @@ def test_vibrato_and_glides_stay_around_the_notes(steady_song):
     assert np.std(cents) > np.std(steady_cents)
 
 
-@needs_espeak
+@needs_voice
 def test_sing_is_deterministic_sized_and_normalized():
     voice = random_voice(np.random.default_rng(7))
     notes = in_range(PHRASE_ONE, voice)
@@ -111,7 +117,7 @@ def test_sing_is_deterministic_sized_and_normalized():
     assert np.max(np.abs(first)) == pytest.approx(PEAK, rel=1e-3)
 
 
-@needs_espeak
+@needs_voice
 def test_a_breath_comes_just_before_a_phrase_and_nowhere_else():
     audio = sing(MELODY, RATE, VoiceSpec(breath_probability=1.0, breath_level_db=-20.0), seed=5)
     before = audio[int(3.35 * RATE) : int(3.75 * RATE)]
@@ -120,7 +126,7 @@ def test_a_breath_comes_just_before_a_phrase_and_nowhere_else():
     assert np.max(np.abs(earlier)) < 1e-3 * PEAK
 
 
-@needs_espeak
+@needs_voice
 def test_a_chord_is_sung_as_its_highest_note():
     chord = [Note(0.2, 1.2, 48), Note(0.2, 1.2, 55), Note(0.2, 1.2, 64)]
     audio = sing(chord, RATE, STEADY, seed=1)
@@ -128,7 +134,7 @@ def test_a_chord_is_sung_as_its_highest_note():
     assert voiced > 0.8 and np.median(cents) < 20
 
 
-@needs_espeak
+@needs_voice
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_singers_sing_in_their_language_and_range(seed):
     voice = random_voice(np.random.default_rng(seed))
@@ -139,7 +145,7 @@ def test_random_singers_sing_in_their_language_and_range(seed):
     assert voiced > 0.6 and np.median(cents) < 80
 
 
-@needs_espeak
+@needs_voice
 def test_one_espeak_call_speaks_every_syllable_apart(monkeypatch):
     texts = ["love", "stop", "night", "a"]
     together = speech.speak(texts, "en-us+f2", 120)
@@ -215,7 +221,7 @@ def test_melismas_carry_one_syllable_over_legato_notes_only():
     assert [len(unit) for unit in syllable_units(legato, 0.0, rng)] == [1] * 6
 
 
-@needs_espeak
+@needs_voice
 def test_a_melisma_follows_every_note_it_carries():
     legato = [Note(0.2 + 0.35 * i, 0.35, p) for i, p in enumerate([60, 62, 64, 65, 67, 65])]
     audio = sing(legato, RATE, replace(STEADY, melisma_probability=1.0), seed=2)

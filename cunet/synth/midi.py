@@ -2,7 +2,7 @@
 
 Drums: channel 10 (index 9). Vocals: the part named vocal/voice/lead/melody/singer, else the
 melody (the highest-sounding monophonic-ish part among lead-like programs), sung by the voice
-or, for GM choir/voice programs, rendered by them. Bass: GM programs 32-39 and 43 (contrabass).
+or, for GM choir/voice programs, rendered by them; other choir/voice parts join the vocals. Bass: GM programs 32-39 and 43 (contrabass).
 Everything else: "other"."""
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ def _assign(parts: dict, rng: np.random.Generator, sung_share: float) -> list[Pa
                 program = int(rng.choice(sorted(VOICE_PROGRAMS)))
             result.append(Part(label or "melody", "vocals", 0 if sung else program, tuple(notes),
                                sung=sung, role="lead"))
+        elif program in VOICE_PROGRAMS:  # choirs and voice pads are voices, as in MUSDB18's vocals
+            result.append(Part(label or "voices", "vocals", program, tuple(notes), role="midi voices"))
         elif program in BASS_PROGRAMS:
             result.append(Part(label or "bass", "bass", program, tuple(notes), role="midi bass"))
         else:

@@ -3,6 +3,8 @@ resume, held-out SoundFonts, MIDI input, and the layout read by musdb, prepare a
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -150,3 +152,17 @@ def test_missing_soundfont_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "sudo apt-get install fluidsynth fluid-soundfont-gm" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_synth_imports_no_tensorflow(tmp_path):
+    code = (
+        "import sys\n"
+        "from cunet.cli import main\n"
+        f"assert main(['synth', {str(tmp_path / 'out')!r}, '--tracks', '1', '--seconds', '2', '--soundfont', "
+        f"{str(TIM_GM)!r}, '--jobs', '1', '--quiet']) == 0\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "train" / "synth-s0-00000" / "mixture.wav").is_file()

@@ -43,9 +43,7 @@ def pitch_contour(
     `onsets`, `ends`: (notes,) int frame indices, sorted, not overlapping; `pitches`: (notes,)
     MIDI numbers. Between notes the pitch holds the previous note (the voice is silent there)."""
     index = np.arange(frames)
-    which = np.clip(
-        np.searchsorted(onsets, index, side="right") - 1, 0, len(onsets) - 1
-    )
+    which = np.clip(np.searchsorted(onsets, index, side="right") - 1, 0, len(onsets) - 1)
     contour = pitches[which].astype(np.float64)
     glide = max(1, round(style.glide_time / frame_period))
     for i, onset in enumerate(onsets):
@@ -53,9 +51,7 @@ def pitch_contour(
         after_rest = i == 0 or onset - ends[i - 1] > glide
         if not after_rest:
             ramp = min(glide, max(1, length // 2))
-            span = slice(
-                max(0, onset - ramp // 3), min(frames, onset - ramp // 3 + ramp)
-            )
+            span = slice(max(0, onset - ramp // 3), min(frames, onset - ramp // 3 + ramp))
             x = (index[span] - span.start + 1) / ramp
             contour[span] = pitches[i - 1] + (pitches[i] - pitches[i - 1]) * _ease(x)
         elif rng.random() < style.scoop_probability:
@@ -63,25 +59,24 @@ def pitch_contour(
             span = slice(onset, min(frames, onset + ramp))
             x = (index[span] - onset) / ramp
             contour[span] -= style.scoop_cents / 100 * (1 - _ease(x))
-        contour[onset : ends[i]] += _vibrato(length, frame_period, style, rng)
+    for onset, end in zip(onsets, ends):  # after the glides, which would cut into it
+        contour[onset:end] += _vibrato(end - onset, frame_period, style, rng)
     return contour + _drift(frames, frame_period, style.drift_cents, rng)
 
 
-def _vibrato(
-    frames: int, frame_period: float, style: Intonation, rng: np.random.Generator
-) -> np.ndarray:
-    """Vibrato in semitones over one note: silent for `vibrato_delay`, then growing for 0.3 s."""
+def _vibrato(frames: int, frame_period: float, style: Intonation, rng: np.random.Generator) -> np.ndarray:
+    """Vibrato in semitones over one note: silent for `vibrato_delay`, then growing for 0.3 s,
+    fading over the note's last 80 ms (so that it never jumps into the next note)."""
     t = np.arange(frames) * frame_period
     rate = style.vibrato_rate * (1 + 0.05 * rng.standard_normal())
     depth = style.vibrato_depth / 100 * (1 + 0.2 * rng.standard_normal())
     envelope = np.clip((t - style.vibrato_delay) / 0.3, 0.0, 1.0)
+    envelope *= np.clip((frames * frame_period - t) / 0.08, 0.0, 1.0)
     phase = 2 * np.pi * rate * np.maximum(t - style.vibrato_delay, 0.0)
     return max(depth, 0.0) * envelope * np.sin(phase)
 
 
-def _drift(
-    frames: int, frame_period: float, cents: float, rng: np.random.Generator
-) -> np.ndarray:
+def _drift(frames: int, frame_period: float, cents: float, rng: np.random.Generator) -> np.ndarray:
     """Slow random detuning in semitones: a smooth curve through random points 0.4 s apart."""
     step = max(1, round(0.4 / frame_period))
     knots = np.arange(0, frames + step, step)

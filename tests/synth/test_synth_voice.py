@@ -10,6 +10,7 @@ import pytest
 
 from cunet.errors import CunetError
 from cunet.synth import speech
+from cunet.synth.intonation import Intonation, pitch_contour
 from cunet.synth.lyrics import lyric_lines, vocabulary
 from cunet.synth.notes import Note
 from cunet.synth.voice import (
@@ -201,6 +202,17 @@ def test_the_melody_is_one_line():
         (0.0, 0.5, 67),
         (0.5, 1.0, 62),
     ]
+
+
+def test_the_pitch_contour_glides_without_jumps_and_holds_the_notes():
+    style = Intonation(0.08, 0.0, 80.0, 5.5, 60.0, 0.2, 0.0)
+    onsets, ends, pitches = np.array([0, 100, 200]), np.array([100, 200, 300]), np.array([60, 64, 62])
+    for seed in range(5):
+        contour = pitch_contour(onsets, ends, pitches, 320, 0.005, style, np.random.default_rng(seed))
+        assert np.max(np.abs(np.diff(contour))) < 0.45  # a 4-semitone glide over 80 ms, eased
+        for onset, end, pitch in zip(onsets, ends, pitches):
+            assert abs(np.mean(contour[onset + 20 : end - 10]) - pitch) < 0.15
+            assert np.max(np.abs(contour[onset + 20 : end - 10] - pitch)) < 0.8
 
 
 def test_phrases_end_at_long_rests_and_at_twenty_seconds():

@@ -23,7 +23,6 @@ from cunet.synth.song import STEMS
 from cunet.synth.tracks import TrackSpec, render_track, track_json
 from cunet.synth.wavfile import write_float_wav
 
-SPLITS = ("train", "test")
 PARTIAL = ".partial-"
 
 
@@ -63,11 +62,12 @@ def track_name(seed: int, split: str, index: int, midi: Path | None) -> str:
     return name
 
 
-def sweep_partials(root: Path) -> int:
-    """Remove the partial track folders an interrupted run left in `root`; how many were removed."""
+def sweep_partials(root: Path, specs: Sequence[TrackSpec]) -> int:
+    """Remove the partial folders an interrupted run left for the tracks of `specs` (only theirs:
+    another run may be writing other tracks into the same root); how many were removed."""
     removed = 0
-    for split in SPLITS:
-        for partial in (root / split).glob(f".*{PARTIAL}*"):
+    for spec in specs:
+        for partial in (root / spec.split).glob(f".{spec.name}{PARTIAL}*"):
             if partial.is_dir():
                 shutil.rmtree(partial, ignore_errors=True)
                 removed += 1

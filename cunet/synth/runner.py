@@ -73,7 +73,7 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
                  midi_files(midi) if midi else (), sung_share)
     if out.exists() and not out.is_dir():
         raise CunetError(f"OUT {out} is a file, not a folder")
-    swept = sweep_partials(out)
+    swept = sweep_partials(out, specs)
     todo = [spec for spec in specs if not finished(out, spec)]
     counts = {"written": 0, "exists": len(specs) - len(todo), "skipped": 0}
     bar = tqdm(total=len(specs), initial=counts["exists"], desc="rendering songs", unit="song", disable=not progress)

@@ -85,6 +85,7 @@ def run(args) -> int:
 
     from cunet.cli.separate import one_malloc_arena
     from cunet.errors import CunetError
+    from cunet.separation.runtimes import EMBEDDED_MODEL_NOTE
     from cunet.separation.separator import Separator
     from cunet.serve.app import create_app
 
@@ -99,6 +100,8 @@ def run(args) -> int:
     separator = Separator.load(args.model, runtime="auto")
     local_names = ["127.0.0.1", "localhost"] if args.host == LOCALHOST else None
     app = create_app(separator, data_dir, args.model, args.max_upload_mb, args.keep_hours, allowed_hosts=local_names)
+    if args.model is None:
+        print(f"cunet serve: note: {EMBEDDED_MODEL_NOTE}", file=sys.stderr)
     if args.host != LOCALHOST:
         print(
             f"cunet serve: warning: listening on {args.host}: anyone who can reach it can use it (no authentication)",

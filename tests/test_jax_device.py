@@ -91,7 +91,7 @@ def test_masks_on_the_default_device_equal_the_cpu(tmp_path):
 
 
 def test_a_sampler_fed_step_on_the_default_device():
-    result = run_jax(f"""
+    result = run_jax("""
         import keras, numpy as np
         from cunet.config import load_config
         from cunet.model.unet import build_model

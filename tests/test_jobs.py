@@ -2,13 +2,11 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from musdb_fixtures import make_musdb_root
@@ -109,7 +107,7 @@ def test_prepare_jobs_equal_one_job(tmp_path):
     for jobs in (1, 2):
         seen = events[jobs] = []
         prepare_cache(root, config, tmp_path / f"cache-{jobs}", is_wav=True, progress=False, jobs=jobs,
-                      on_track=lambda name, written: seen.append((name, written)))
+                      on_track=lambda name, written, seen=seen: seen.append((name, written)))
     assert sorted(events[1]) == sorted(events[2]) and len(events[1]) == 4
     one, two = _files(tmp_path / "cache-1", "*"), _files(tmp_path / "cache-2", "*")
     assert one == two and len(one) == 5  # four .npy and the manifest, byte for byte

@@ -4,7 +4,6 @@ TensorFlow; defaults (every instrument, `separated/`); training writes `best.tfl
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

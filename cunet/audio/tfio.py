@@ -22,7 +22,7 @@ TFIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 _INT_SCALE = {"int16": 2.0**15, "int32": 2.0**31, "uint8": 2.0**7}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tfio_status() -> tuple[bool, str]:
     """(usable, reason): whether tensorflow-io imports and its audio ops run here."""
     try:

@@ -24,13 +24,17 @@ from cunet.synth.tracks import TrackSpec, render_track, track_json
 from cunet.synth.wavfile import write_float_wav
 
 PARTIAL = ".partial-"
+DEFAULT_TRACKS = 10
 
 
 def track_count(tracks: int | None, hours: float | None, seconds: float) -> int:
-    """Tracks to render: `tracks`, or enough `seconds`-long songs for `hours` hours."""
+    """Tracks to render: `tracks`, or enough `seconds`-long songs for `hours` hours, else
+    `DEFAULT_TRACKS`."""
     if tracks is not None:
         return tracks
-    return max(1, math.ceil(hours * 3600 / seconds))
+    if hours is not None:
+        return max(1, math.ceil(hours * 3600 / seconds))
+    return DEFAULT_TRACKS
 
 
 def plan(seed: int, count: int, test_fraction: float, seconds: float, train_soundfonts: Sequence[Path],
@@ -38,16 +42,15 @@ def plan(seed: int, count: int, test_fraction: float, seconds: float, train_soun
     """The specs of `count` tracks: round(count * test_fraction) in test (rendered with every
     SoundFont), the rest in train (with `train_soundfonts`). With `midi_files` the tracks are
     that many files in a seeded order (fewer if there are fewer files)."""
-    tests = int(round(count * test_fraction))
+    sources: list[Path | None] = [None] * count
     if midi_files:
         order = np.random.default_rng(np.random.SeedSequence([seed, 2**20])).permutation(len(midi_files))
-        chosen = [midi_files[i] for i in order[:count]]
-        tests = int(round(len(chosen) * test_fraction))
+        sources = [midi_files[i] for i in order[:count]]
+    tests = int(round(len(sources) * test_fraction))
     specs = []
-    for split, first, number in (("test", 0, tests), ("train", tests, (len(chosen) if midi_files else count) - tests)):
+    for split, members in (("test", sources[:tests]), ("train", sources[tests:])):
         fonts = tuple(str(p) for p in (all_soundfonts if split == "test" else train_soundfonts))
-        for index in range(number):
-            midi = chosen[first + index] if midi_files else None
+        for index, midi in enumerate(members):
             specs.append(TrackSpec(
                 name=track_name(seed, split, index, midi), split=split, seed=seed, index=index,
                 seconds=seconds, soundfonts=fonts, midi=str(midi) if midi else None, sung_share=sung_share,

@@ -31,7 +31,7 @@ def _check_options(tracks, hours, seconds, test_fraction, sung_share) -> None:
 
 
 def midi_files(folder: str) -> list[Path]:
-    root = Path(folder)
+    root = Path(folder).absolute()  # track.json records where the file is, wherever it is read
     if not root.is_dir():
         raise CunetError(f"--midi {folder} is not a folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
@@ -68,7 +68,7 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
         import_pyworld()
     fonts = resolve_soundfonts(soundfonts)
     train_fonts = held_out(fonts, exclude)
-    count = track_count(tracks if tracks or hours else 10, hours, seconds)
+    count = track_count(tracks, hours, seconds)
     specs = plan(seed, count, test_fraction, seconds, train_fonts, fonts,
                  midi_files(midi) if midi else (), sung_share)
     if out.exists() and not out.is_dir():

@@ -121,11 +121,15 @@ def _drum_part(rng, grid, style, sections, plays) -> Part:
 def _bass_part(rng, grid, sections, chords_by_bar, plays) -> Part:
     program = int(rng.choice(BASS_PROGRAMS))
     pattern = str(rng.choice(accompaniment.BASS_PATTERNS))
+    # the song's pattern, though a section type now and then has its own (a busier chorus...)
+    by_section = {name: pattern if rng.random() < 0.7 else str(rng.choice(accompaniment.BASS_PATTERNS))
+                  for name in _ENERGY}
     notes = []
     for (section, first, bars), on in zip(sections, plays, strict=True):
         for bar in range(first, first + bars) if on else ():
             following = chords_by_bar[min(bar + 1, len(chords_by_bar) - 1)][0]
-            notes += accompaniment.bass_bar(pattern, grid, bar, chords_by_bar[bar], following, section.energy, rng)
+            notes += accompaniment.bass_bar(by_section[section.name], grid, bar, chords_by_bar[bar], following,
+                                            section.energy, rng)
     return Part("bass", "bass", program, tuple(notes), role=pattern)
 
 
@@ -148,10 +152,12 @@ def _other_parts(rng, grid, sections, chords_by_bar, key: Key) -> list[Part]:
         else:
             center = _CENTERS[role] + int(rng.integers(-3, 4))
             rhythm = accompaniment.comp_rhythm(role, grid, rng)
+            rhythms = {name: rhythm if rng.random() < 0.6 else accompaniment.comp_rhythm(role, grid, rng)
+                       for name in _ENERGY}
             for (section, first, bars), on in zip(sections, plays, strict=True):
                 for bar in range(first, first + bars) if on else ():
-                    notes += accompaniment.comp_bar(role, grid, bar, chords_by_bar[bar], center, rhythm,
-                                                    section.energy, rng)
+                    notes += accompaniment.comp_bar(role, grid, bar, chords_by_bar[bar], center,
+                                                    rhythms[section.name], section.energy, rng)
         parts.append(Part(f"{role}", "other", program, tuple(sorted(notes, key=lambda n: n.start)), role=role))
     return parts
 

@@ -88,6 +88,9 @@ def finished(root: Path, spec: TrackSpec) -> bool:
         raise CunetError(
             f"{folder} exists but is not a track rendered by cunet synth: remove it or use another folder"
         ) from None
+    if recorded.get("version") != spec.version:
+        raise CunetError(f"{folder} was rendered by another version of cunet synth (spec version "
+                         f"{recorded.get('version')}, this one renders {spec.version}): use another folder")
     if TrackSpec.from_dict(recorded) != spec:
         raise CunetError(f"{folder} was rendered with other options (see its track.json): use another folder")
     return True

@@ -19,7 +19,7 @@ from cunet.synth.render import RATE, bank
 from cunet.synth.song import STEMS, Part, Song
 from cunet.synth.voice import in_range, random_voice, sing
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # raised whenever the same spec would render other audio
 SPLIT_CODES = {"train": 0, "test": 1}  # in every seed: the splits' random streams never meet
 
 

@@ -166,3 +166,14 @@ def test_synth_imports_no_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "out" / "train" / "synth-s0-00000" / "mixture.wav").is_file()
+
+
+def test_a_track_of_another_version_is_refused_not_mixed(rendered, tmp_path, capsys):
+    root = tmp_path / "root"
+    shutil.copytree(rendered, root)
+    track_json = _tracks(root)[1] / "track.json"
+    info = json.loads(track_json.read_text())
+    info["spec"]["version"] = 1
+    track_json.write_text(json.dumps(info))
+    assert main(["synth", str(root), *ARGS]) == 2
+    assert "another version of cunet synth" in capsys.readouterr().err

@@ -28,7 +28,7 @@ AUDIO_SUFFIXES = (
     ".mka",
 )
 # Output format -> (libsndfile format, subtype): wav as 32-bit float (16 or 24-bit PCM by
-# `WAV_BITS`), flac as 24-bit PCM, mp3 by libsndfile's LAME encoder at a constant bitrate.
+# `WAV_BITS`), flac as 24-bit PCM, mp3 by ffmpeg's LAME at a constant bitrate (`cunet.audio.mp3`).
 WRITE_FORMATS = {"wav": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
 WAV_BITS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from cunet.audio.formats import AudioError, mp3_kbps, output_format
+from cunet.audio.mp3 import Mp3Encoder
 from cunet.fileio import atomic_path
 
 
@@ -15,7 +16,7 @@ class AudioWriter:
     """Write (samples, channels) blocks to `path` atomically: the file appears only on `close()`.
 
     wav is written as 32-bit float (no clipping) or, with `wav_bits` 16 or 24, PCM; flac as
-    24-bit PCM; mp3 at `bitrate` (e.g. "320k") by libsndfile's LAME encoder. PCM and mp3
+    24-bit PCM; mp3 at `bitrate` (e.g. "320k") by ffmpeg (`cunet.audio.mp3`). PCM and mp3
     are clipped to [-1, 1]. Use as a context manager; on an exception the partial file is
     removed. `replace` False: an existing `path` is never replaced (`FileExistsError` on
     close). Write errors (disk full, ...) raise `AudioError` naming the path and the cause.
@@ -43,16 +44,11 @@ class AudioWriter:
         self._atomic = atomic_path(self.path, suffix=self.path.suffix, replace=self.replace)
         tmp = self._atomic.__enter__()
         try:
-            self.file = sf.SoundFile(
-                str(tmp),
-                "w",
-                self.rate,
-                self.channels,
-                subtype=self.subtype,
-                format=self.format,
-                **({} if self.kbps is None else mp3_settings(self.kbps, self.rate)),
-            )
-        except (RuntimeError, OSError, ValueError) as exc:  # LibsndfileError is a RuntimeError
+            if self.kbps is not None:
+                self.file = Mp3Encoder(tmp, self.rate, self.channels, self.kbps)
+            else:
+                self.file = sf.SoundFile(str(tmp), "w", self.rate, self.channels, self.subtype, format=self.format)
+        except (AudioError, RuntimeError, OSError, ValueError) as exc:  # LibsndfileError is a RuntimeError
             self._atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise _write_error(self.path, exc) from None
         return self
@@ -68,7 +64,10 @@ class AudioWriter:
 
     def __exit__(self, *exc):
         try:
-            self.file.close()
+            if exc[0] is not None and isinstance(self.file, Mp3Encoder):
+                self.file.abort()  # not worth finishing: the file is removed
+            else:
+                self.file.close()
         except (RuntimeError, OSError) as error:
             self._atomic.__exit__(type(error), error, error.__traceback__)
             if exc[0] is None:
@@ -77,18 +76,10 @@ class AudioWriter:
         return self._atomic.__exit__(*exc)
 
 
-def mp3_settings(kbps: int, rate: int) -> dict:
-    """soundfile's arguments for a constant `kbps` mp3 at `rate`: libsndfile maps
-    compression_level c in [0, 1) linearly onto the MPEG version's bitrates, max - c (max - min):
-    32-320 kbps at 32-48 kHz, 8-160 at 16-24 kHz, 8-64 at 8-12 kHz (LAME takes the nearest)."""
-    low, high = (32, 320) if rate >= 32000 else (8, 160) if rate >= 16000 else (8, 64)
-    level = (high - min(max(kbps, low), high)) / (high - low)
-    return {"compression_level": min(level, 0.99), "bitrate_mode": "CONSTANT"}
-
-
 def _write_error(path: Path, exc: BaseException) -> AudioError:
     """One line naming `path` and the cause. libsndfile reports every failed write() as
-    "System error.": a full disk is recognised by the free space left."""
+    "System error." (and ffmpeg's message varies): a full disk is recognised by the free
+    space left."""
     cause = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
     try:
         stat = os.statvfs(path.parent)

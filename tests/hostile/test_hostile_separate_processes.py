@@ -90,9 +90,10 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp
     assert again.returncode == 2 and "output exists" in _errors(again.stderr)[0]
 
 
-def test_sigterm_exits_143_with_one_line_and_leaves_nothing(tmp_path, long_song):
+@pytest.mark.parametrize("fmt", ["wav", "mp3"])
+def test_sigterm_exits_143_with_one_line_and_leaves_nothing(tmp_path, long_song, fmt):
     out = tmp_path / "o"
-    run = _start(long_song, out)
+    run = _start(long_song, out, "--format", fmt)
     _wait_for_partials(run, out)
     run.send_signal(signal.SIGTERM)
     code = run.wait(timeout=60)
@@ -133,18 +134,32 @@ def small_mount(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def test_full_disk_is_one_line_and_leaves_nothing(small_mount, tmp_path):
+@pytest.mark.parametrize("fmt, seconds", [("wav", 5), ("mp3", 40)])  # more than 1 MiB of output
+def test_full_disk_is_one_line_and_leaves_nothing(small_mount, tmp_path, fmt, seconds):
     song = tmp_path / "short.wav"
-    sf.write(song, (0.1 * np.random.default_rng(1).standard_normal((44100 * 5, 2))).astype(np.float32), 44100)
+    x = 0.1 * np.random.default_rng(1).standard_normal((44100 * seconds, 2))
+    sf.write(song, x.astype(np.float32), 44100, subtype="PCM_16")
     run = subprocess.run(
-        [sys.executable, "-m", "cunet", "separate", str(song), "-i", "vocals", "--out-dir", str(small_mount / "o")],
+        [
+            sys.executable,
+            "-m",
+            "cunet",
+            "separate",
+            str(song),
+            "-i",
+            "vocals",
+            "--out-dir",
+            str(small_mount / "o"),
+            "--format",
+            fmt,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     errors = _errors(run.stderr)
     assert run.returncode == 2 and len(errors) == 1, run.stderr
-    assert f"cannot write {small_mount / 'o' / 'short' / 'vocals.wav'}: no space left on device" in errors[0]
+    assert f"cannot write {small_mount / 'o' / 'short' / f'vocals.{fmt}'}: no space left on device" in errors[0]
     assert list(small_mount.iterdir()) == []
 
 

@@ -3,9 +3,9 @@
 Every part gets a new `fluid_synth_t` (no voices, tails or block offset left by an earlier part,
 so a part sounds the same whatever was rendered before it in the process) sharing the process's
 loaded SoundFonts. SoundFonts load with dynamic sample loading; the presets a process has used
-recently stay selected on a holder synthesizer, so their samples are decoded once, not per part. Events are
-placed on FluidSynth's 64-sample blocks. FluidSynth's own reverb and chorus are off (effects are
-`cunet.synth.effects`' job)."""
+recently stay selected on a holder synthesizer, so their samples are decoded once, not per part.
+Events are placed on FluidSynth's 64-sample blocks. FluidSynth's own reverb and chorus are off
+(effects are `cunet.synth.effects`' job)."""
 
 from __future__ import annotations
 

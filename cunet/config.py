@@ -8,7 +8,7 @@ Numbers are checked too (positive rates, hops, filters, frames, batch sizes; pro
 in [0, 1]; hop_length <= n_fft...), so `prepare`, `train` and `info --config` all refuse
 a config that cannot work with the same one line, before any work.
 
-Over 300 lines on purpose: each key's type, default, choices and checks are read in one
+Over 400 lines on purpose: each key's type, default, choices and checks are read in one
 place, next to the loader that applies them.
 """
 

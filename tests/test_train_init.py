@@ -36,7 +36,8 @@ def max_difference(a, b) -> float:
 
 
 def test_the_run_starts_from_the_init_weights(tmp_path, tiny, init_files):
-    from cunet.training.run import read_init_model, training_model
+    from cunet.training.run import training_model
+    from cunet.training.warmstart import read_init_model
 
     init = read_init_model(init_files[0], tiny)
     model, _ = training_model(tiny, tmp_path / "run", None, init=init)  # after 0 steps

@@ -4,7 +4,8 @@
 strategy (`cunet.training.distribute`), feeds it `cunet.training.data.training_dataset` /
 `validation_dataset` and writes into `run_dir` (`cunet.training.rundir`): the resolved
 config, `run.json`, `last.keras` / `best.keras` (each carrying its config), `training.csv`,
-TensorBoard `logs/` and a `resume/` state (`cunet.training.callbacks`): the same command
+TensorBoard `logs/` and a `resume/` state (`cunet.training.callbacks`); a fresh run may
+start from a saved model's weights (`cunet.training.warmstart`, `--init`). The same command
 started again after a crash, even a SIGKILL, continues from the last finished epoch; once
 training has ended normally it is marked finished and a new start does nothing.
 
@@ -15,7 +16,6 @@ tf.data pipeline still feeds it (TensorFlow on the CPU side only, its GPUs hidde
 
 from __future__ import annotations
 
-import functools
 import shutil
 import sys
 import tempfile
@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from cunet.config import Config, differing_keys, validate_config
+from cunet.config import Config, validate_config
 from cunet.kernels.switch import load_weights_either_form, use_cpu_kernels
-from cunet.model.files import load_model, read_model_config
 from cunet.model.parts import other_form
 from cunet.model.unet import build_model
 from cunet.training import TrainingError, data
@@ -54,13 +53,13 @@ from cunet.training.rundir import (  # noqa: F401  (file names: public here too)
     RESUME_DIR,
     RUN_FILE,
     STATE_FILE,
-    file_sha256,
     mark_finished,
     prepare_run_dir,
     read_resume_state,
     trim_csv,
 )
 from cunet.training.step import waveform_model
+from cunet.training.warmstart import InitModel, init_for_run
 
 
 @dataclass(frozen=True)
@@ -87,41 +86,6 @@ class TrainResult:
     timed_out: bool = False
     model: object = field(default=None, repr=False, compare=False)
 
-
-
-@dataclass(frozen=True)
-class InitModel:
-    """The model a fresh run starts from (`cunet train --init`): its file, the file's SHA-256
-    and its weights (NumPy arrays in the order of `build_model(config).weights`)."""
-
-    path: Path
-    sha256: str
-    weights: list = field(repr=False)
-
-    def record(self) -> dict:
-        """What `run.json` keeps of it."""
-        return {"path": str(self.path.resolve()), "sha256": self.sha256}
-
-
-def read_init_model(path: Union[str, Path], config: Config) -> InitModel:
-    """The weights of the cunet model file `path` for a run of `config`: refused (one line
-    naming the keys) when its embedded config differs in the architecture (instruments,
-    audio, patch, model); its training and data sections may differ."""
-    path = Path(path).expanduser()
-    theirs = read_model_config(path)
-    differing = differing_keys(theirs, config)
-    if differing:
-        shown = ", ".join(f"{key} ({_value(theirs, key)!r} in the model, {_value(config, key)!r} in the config)"
-                          for key in differing[:4])
-        more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
-        raise TrainingError(f"--init {path}: not the architecture of this config: {shown}{more} differ")
-    model, _ = load_model(path)
-    return InitModel(path, file_sha256(path), model.get_weights())
-
-
-def _value(config: Config, key: str):
-    """The value of a dotted config key ("model.filters")."""
-    return functools.reduce(lambda section, name: section[name], key.split("."), config.to_dict())
 
 
 def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False,
@@ -180,7 +144,7 @@ def train(
     if workers > 1:
         keras_trainer_module()  # an unverified Keras fails here, before any work
     _check_replicas(config, dist)
-    init_model = _init_model(init, config, Path(run_dir).expanduser())
+    init_model = init_for_run(init, config, Path(run_dir).expanduser())
     run_dir = Path(run_dir).expanduser()
     scratch = None
     if chief:
@@ -208,17 +172,6 @@ def train(
         mark_finished(run_dir)
         export_best_tflite(run_dir)  # LiteRT separation of the best model (`cunet separate`)
     return result
-
-
-def _init_model(path, config: Config, run_dir: Path) -> Optional[InitModel]:
-    """The `--init` model of a fresh run; None without one or when the run resumes."""
-    if path is None:
-        return None
-    if read_resume_state(run_dir) is not None:
-        print(f"cunet train: {run_dir} resumes from its last finished epoch: --init {path} is ignored "
-              "(the run's checkpoint holds newer weights)", file=sys.stderr)
-        return None
-    return read_init_model(path, config)
 
 
 def _training_cache(config: Config, cache_dir):

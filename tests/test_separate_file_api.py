@@ -1,5 +1,7 @@
 """`Separator.separate_file`: the file-level Python API, with the CLI's checks and atomic writes."""
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -8,6 +10,8 @@ from cunet.errors import CunetError
 from cunet.model.unet import build_model
 from cunet.separation.masks import TensorFlowMasks
 from cunet.separation.separator import Separator
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="mp3 output needs ffmpeg")
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +82,7 @@ def test_progress_callable_reports_fractions_up_to_one(tmp_path, separator):
     assert seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0
 
 
+@needs_ffmpeg
 def test_output_options_through_the_api(tmp_path, separator):
     _song(tmp_path / "m.wav", channels=2)
     written = separator.separate_file(tmp_path / "m.wav", tmp_path / "out", ["vocals"], fmt="mp3", bitrate="128k",

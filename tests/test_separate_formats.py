@@ -1,5 +1,7 @@
 """Output as users ask for it: mp3 at a bitrate, wav of 16/24/32 bits, a file-name template."""
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -8,6 +10,8 @@ from cunet.cli import main as cli_main
 from cunet.config import load_config
 from cunet.model.files import save_model
 from cunet.model.unet import build_model
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="mp3 output needs ffmpeg")
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +37,7 @@ def _snr(reference, estimate):
     return 10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2))
 
 
+@needs_ffmpeg
 def test_mp3_decodes_to_the_input_length_close_to_the_wav(tmp_path, model_file):
     src = _song(tmp_path / "song.wav")
     assert _separate(model_file, src, tmp_path / "wav", "-i", "vocals+drums", "--residual") == 0
@@ -68,6 +73,7 @@ def test_mp3_decodes_to_the_input_length_close_to_the_wav(tmp_path, model_file):
     assert snrs["320k", "residual"] > snrs["128k", "residual"], snrs
 
 
+@needs_ffmpeg
 def test_mp3_of_a_mono_22khz_input(tmp_path, model_file):
     src = _song(tmp_path / "mono.flac", rate=22050, channels=1)
     assert _separate(model_file, src, tmp_path / "o", "-i", "bass", "--format", "mp3") == 0

@@ -6,6 +6,7 @@ it builds `cunet --help`.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def mp3_kbps(bitrate: None | int | str) -> int:
 
 def check_writable(fmt: str, path, rate: int, channels: int) -> None:
     """Whether `fmt` can hold audio of `rate` and `channels` (mp3: 1 or 2 channels at an
-    MPEG rate); raises `AudioError` naming the input `path` and what to use instead."""
+    MPEG rate, and ffmpeg installed); raises `AudioError` naming the problem and what to use instead."""
     if fmt != "mp3":
         return
     if channels > 2:
@@ -88,6 +89,10 @@ def check_writable(fmt: str, path, rate: int, channels: int) -> None:
         raise AudioError(
             f"{path}: mp3 holds rates of {', '.join(map(str, MP3_RATES))} Hz, the input is "
             f"{rate} Hz (use --format wav or flac)"
+        )
+    if shutil.which("ffmpeg") is None:
+        raise AudioError(
+            "mp3 output needs ffmpeg (install it, e.g. 'apt-get install ffmpeg'), or use --format wav or flac"
         )
 
 

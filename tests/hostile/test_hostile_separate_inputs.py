@@ -175,3 +175,13 @@ def test_partial_files_of_a_live_process_block_a_second_run(tmp_path, model_file
     live.rename(dead)
     assert cli_main(["separate", *argv]) == 0
     assert _tree(tmp_path / "o") == ["s", "s/vocals.wav"]
+
+
+def test_mp3_without_ffmpeg_is_refused_before_writing(tmp_path, model_file, capsys, monkeypatch):
+    import cunet.audio.formats as formats
+
+    monkeypatch.setattr(formats.shutil, "which", lambda name: None)
+    src = _song(tmp_path / "s.wav", seconds=0.2)
+    argv = [str(src), "--model", str(model_file), "-i", "vocals", "--format", "mp3", "--out-dir", str(tmp_path / "o")]
+    _fails(capsys, argv, "mp3 output needs ffmpeg")
+    assert not (tmp_path / "o").exists()

@@ -3,6 +3,7 @@ writing, a full and a read-only filesystem. The embedded model on LiteRT (a quic
 TensorFlow import); a two-minute generated song keeps a run busy for a few seconds."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from cunet.separation.runtimes import default_model_path
 pytestmark = pytest.mark.skipif(
     not default_model_path().with_suffix(".tflite").is_file(), reason="the embedded model's .tflite is not installed"
 )
+NEEDS_FFMPEG = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="mp3 output needs ffmpeg")
 INSTRUMENTS = ("drums", "vocals")
 SELECT = ["-i", "drums", "-i", "vocals"]
 
@@ -90,7 +92,7 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_writes(tmp
     assert again.returncode == 2 and "output exists" in _errors(again.stderr)[0]
 
 
-@pytest.mark.parametrize("fmt", ["wav", "mp3"])
+@pytest.mark.parametrize("fmt", ["wav", pytest.param("mp3", marks=NEEDS_FFMPEG)])
 def test_sigterm_exits_143_with_one_line_and_leaves_nothing(tmp_path, long_song, fmt):
     out = tmp_path / "o"
     run = _start(long_song, out, "--format", fmt)
@@ -134,7 +136,9 @@ def small_mount(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-@pytest.mark.parametrize("fmt, seconds", [("wav", 5), ("mp3", 40)])  # more than 1 MiB of output
+@pytest.mark.parametrize(
+    "fmt, seconds", [("wav", 5), pytest.param("mp3", 40, marks=NEEDS_FFMPEG)]
+)  # more than 1 MiB of output
 def test_full_disk_is_one_line_and_leaves_nothing(small_mount, tmp_path, fmt, seconds):
     song = tmp_path / "short.wav"
     x = 0.1 * np.random.default_rng(1).standard_normal((44100 * seconds, 2))

@@ -109,8 +109,11 @@ def separate_file(
     """One file through `separate_files`; `options`: its `filename`, `skip_existing`, and
     `wav_bits`/`bitrate` of the output format. Returns {name: written path}."""
     path = Path(path)
-    if not path.is_file():
-        raise CunetError(f"input not found: {path}" if not path.exists() else f"input is not a file: {path}")
+    try:
+        if not path.is_file():
+            raise CunetError(f"input not found: {path}" if not path.exists() else f"input is not a file: {path}")
+    except OSError as exc:
+        raise CunetError(f"cannot read input {path}: {exc.strerror or exc}") from None
     output = OutputFormat(fmt, options.pop("wav_bits", 32), options.pop("bitrate", None))
     return separate_files(
         separator,

@@ -185,3 +185,19 @@ def test_mp3_without_ffmpeg_is_refused_before_writing(tmp_path, model_file, caps
     argv = [str(src), "--model", str(model_file), "-i", "vocals", "--format", "mp3", "--out-dir", str(tmp_path / "o")]
     _fails(capsys, argv, "mp3 output needs ffmpeg")
     assert not (tmp_path / "o").exists()
+
+
+def test_api_input_in_an_unreadable_folder_is_a_cunet_error(tmp_path, tiny, monkeypatch):
+    separator = Separator(TensorFlowMasks(build_model(tiny, compile=False), tiny), tiny)
+    src = _song(tmp_path / "locked" / "s.wav", seconds=0.2)
+    real = pathlib.Path.is_file
+
+    def is_file(self):  # what stat() answers to anyone but root in a folder without read/search rights
+        if self.is_relative_to(tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(pathlib.Path, "is_file", is_file)
+    with pytest.raises(CunetError, match=f"cannot read input {src}: Permission denied"):
+        separator.separate_file(src, tmp_path / "o", ["vocals"], progress=False)
+    assert not (tmp_path / "o").exists()

@@ -135,6 +135,7 @@ def train(
     from (fine-tuning); a resumed run ignores it (its checkpoint holds newer weights).
     """
     validate_config(config)  # a Config built by hand, not loaded: the loader's checks
+    _check_loss(config)
     cache = _training_cache(config, cache_dir)
     has_valid = bool(cache.split("valid"))
 
@@ -179,6 +180,17 @@ def _training_cache(config: Config, cache_dir):
     if not cache.split("train"):
         raise TrainingError(f"the cache in {cache.root} has no training tracks")
     return cache
+
+
+def _check_loss(config: Config) -> None:
+    """An unknown `training.loss` fails here, before the run folder, not at compile time."""
+    import keras
+
+    try:
+        keras.losses.get(config.training.loss)
+    except ValueError:
+        raise TrainingError(f"training.loss: {config.training.loss!r} is not a Keras loss "
+                            "(e.g. mean_absolute_error, mean_squared_error, huber)") from None
 
 
 def _check_replicas(config: Config, dist) -> None:

@@ -96,3 +96,12 @@ def test_yaml_python_tag_is_refused_and_runs_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "not valid YAML" in err and str(path) in err and len(err.splitlines()) == 1
     assert not marker.exists()
+
+
+def test_unknown_loss_is_refused_before_the_run_folder(tmp_path, cache_dir, capsys):
+    path = tiny_with(tmp_path, {"training": {"loss": "mean_absolute_eror"}})
+    assert main(["train", "--config", str(path), "--data", str(cache_dir), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("cunet train: error: training.loss: 'mean_absolute_eror' is not a Keras loss "
+                   "(e.g. mean_absolute_error, mean_squared_error, huber)")
+    assert not (tmp_path / "run").exists()

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cunet.errors import CunetError
+from cunet.parallel import default_jobs, parallel_map
 from cunet.synth.dataset import finished, plan, sweep_partials, track_count, write_track
+from cunet.synth.midi import MidiError
 from cunet.synth.render import import_fluidsynth
 from cunet.synth.soundfonts import held_out, resolve_soundfonts
+from cunet.synth.speech import import_pyworld, require_espeak
 from cunet.synth.tracks import TrackSpec
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -42,8 +45,6 @@ def midi_files(folder: str) -> list[Path]:
 
 def render_one(task: tuple) -> tuple[str, str]:
     """Worker task: (root, spec) -> (status, message); a MIDI file that cannot be read is skipped."""
-    from cunet.synth.midi import MidiError
-
     root, spec = task
     try:
         return write_track(root, spec), ""
@@ -57,13 +58,9 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
     """Render the planned tracks missing from `out`; returns a one-line summary."""
     from tqdm import tqdm
 
-    from cunet.parallel import default_jobs, parallel_map
-
     _check_options(tracks, hours, seconds, test_fraction, sung_share)
     import_fluidsynth()
     if sung_share > 0:
-        from cunet.synth.speech import import_pyworld, require_espeak
-
         require_espeak()
         import_pyworld()
     fonts = resolve_soundfonts(soundfonts)

@@ -1,5 +1,7 @@
 """Seeded production effects with pedalboard: a short chain per stem, and per part where the
-instrument calls for it (distortion on guitars, chorus on electric pianos and pads).
+instrument calls for it (distortion on guitars, chorus on electric pianos and pads). Stem chains
+receive their stem at a sounding level of -20 dB RMS (`cunet.synth.mixing.stage_gain`), so their
+thresholds act alike whatever the SoundFont.
 
 A chain is a list of {"effect": pedalboard class name, parameters...} dicts, recorded in the
 track's JSON; `apply` rebuilds it. Effects shape each stem before the linear mix."""
@@ -40,6 +42,8 @@ def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
         if rng.random() < 0.5:
             chain.append({"effect": "LowShelfFilter", "cutoff_frequency_hz": 100.0, "gain_db": _db(rng, -2, 4)})
         chain.append(_reverb(rng, (0.04, 0.16), (0.15, 0.5)))
+        if rng.random() < 0.6:  # transients shaved as in produced mixes (the stem is at -20 dB RMS)
+            chain.append({"effect": "Limiter", "threshold_db": _db(rng, -12, -6), "release_ms": _db(rng, 40, 120)})
     elif stem == "bass":
         if rng.random() < 0.5:
             chain.append({"effect": "LowpassFilter", "cutoff_frequency_hz": _db(rng, 1500, 5000)})

@@ -12,6 +12,7 @@ import numpy as np
 STEM_LEVELS_DB = {"vocals": 0.0, "drums": -1.5, "bass": -4.0, "other": -3.0}
 PEAK = 0.89  # -1 dBFS: the mixture's peak after the common gain
 TARGET_RMS_DB = -16.0  # the vocals' level before the peak bound
+STAGE_RMS_DB = -20.0  # every stem's level going into its effect chain
 
 
 def random_pan(rng: np.random.Generator, stem: str, role: str) -> float:
@@ -53,6 +54,13 @@ def active_rms(audio: np.ndarray, rate: int) -> float:
         return 0.0
     loud = power[power > power.max() * 1e-4]
     return float(np.sqrt(loud.mean()))
+
+
+def stage_gain(audio: np.ndarray, rate: int) -> float:
+    """The gain bringing a dry stem's sounding RMS to `STAGE_RMS_DB`, where the effect chains'
+    thresholds are set (FluidSynth's level varies with the SoundFont and the number of parts)."""
+    rms = active_rms(audio, rate)
+    return float(10 ** (STAGE_RMS_DB / 20) / rms) if rms > 0 else 0.0
 
 
 def balance(stems: dict[str, np.ndarray], rate: int, offsets_db: dict[str, float]) -> dict[str, float]:

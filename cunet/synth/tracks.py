@@ -19,7 +19,7 @@ from cunet.synth.render import RATE, bank
 from cunet.synth.song import STEMS, Part, Song
 from cunet.synth.voice import in_range, random_voice, sing
 
-SPEC_VERSION = 2  # raised whenever the same spec would render other audio
+SPEC_VERSION = 3  # raised whenever the same spec would render other audio
 SPLIT_CODES = {"train": 0, "test": 1}  # in every seed: the splits' random streams never meet
 
 
@@ -107,10 +107,13 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
     for stem in STEMS:
         chain = effects.stem_chain(stem, mix)
         width = round(float(mix.uniform(0.8, 1.3)), 3)
+        staging = mixing.stage_gain(stems[stem], RATE)  # the chain's thresholds meet a known level
+        stems[stem] *= np.float32(staging)
         stems[stem] = effects.apply(chain, stems[stem], RATE)
         mixing.widen(stems[stem], width)
-        stem_info[stem] = {"soundfont": soundfont_of[stem], "effects": chain, "width": width}
-    offsets = {stem: round(float(mix.normal(0.0, 1.5)), 2) for stem in STEMS}
+        stem_info[stem] = {"soundfont": soundfont_of[stem], "input_gain": round(staging, 6), "effects": chain,
+                           "width": width}
+    offsets = {stem: round(float(np.clip(mix.normal(0.0, 1.0), -2.0, 2.0)), 2) for stem in STEMS}
     gains = mixing.balance(stems, RATE, offsets)
     fade = mixing.fade_out(stems["vocals"].shape[1], RATE)
     for stem in STEMS:
@@ -121,6 +124,7 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
     for stem in STEMS:
         stems[stem] *= np.float32(common)
         stem_info[stem]["gain"] = round(gains[stem] * common, 6)
+        stem_info[stem]["level_db"] = mixing.STEM_LEVELS_DB[stem] + offsets[stem]  # relative to the vocals
     info = {
         "spec": spec.to_dict(), "rate": RATE, "song": song.describe() | {"parts": part_info},
         "stems": stem_info, "voice": voice.to_dict() if voice is not None else None,

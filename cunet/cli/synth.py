@@ -42,8 +42,8 @@ def run(args) -> int:
 
     out = Path(args.out)
     if args.from_json:
-        path = from_json(Path(args.from_json), out)
-        print(f"{path}: rendered from {args.from_json}")
+        path, status = from_json(Path(args.from_json), out)
+        print(f"{path}: " + (f"rendered from {args.from_json}" if status == "written" else "already there"))
         return 0
     summary = render_dataset(
         out, tracks=args.tracks, hours=args.hours, seconds=args.seconds, seed=args.seed,

@@ -88,8 +88,9 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
             f"{counts['skipped']} MIDI files skipped" + (f", {swept} partial folders swept" if swept else ""))
 
 
-def from_json(path: Path, out: Path) -> Path:
-    """Render the track described by a track.json again into `out` (its split and name)."""
+def from_json(path: Path, out: Path) -> tuple[Path, str]:
+    """Render the track described by a track.json again into `out` (its split and name); returns
+    its folder and "written", or "exists" where it is already there."""
     try:
         data = json.loads(path.read_text())
         spec = TrackSpec.from_dict(data["spec"] if "spec" in data else data)
@@ -98,5 +99,5 @@ def from_json(path: Path, out: Path) -> Path:
     import_fluidsynth()
     for font in spec.soundfonts:
         resolve_soundfonts([font])
-    write_track(out, spec)
-    return out / spec.split / spec.name
+    status = write_track(out, spec)
+    return out / spec.split / spec.name, status

@@ -133,6 +133,7 @@ class _NonFiniteMasks:
         return masks
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy on the Inf masks, before the check refuses them
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_non_finite_separation_is_an_error_never_a_file(tmp_path, tiny, value):
     masks = _NonFiniteMasks(TensorFlowMasks(build_model(tiny, compile=False), tiny), value)

@@ -99,12 +99,14 @@ class Terminated(KeyboardInterrupt):
 @contextlib.contextmanager
 def _config_warnings_as_lines(command: str):
     """While a command runs, a `ConfigWarning` (a config that runs but is likely a mistake)
-    is one line on stderr, `cunet COMMAND: warning: ...`; other warnings show as Python's."""
-    shown = warnings.showwarning
+    is one line on stderr, `cunet COMMAND: warning: ...`, once; other warnings show as Python's."""
+    shown, said = warnings.showwarning, set()
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, ConfigWarning):
-            print(f"cunet {command}: warning: {message}", file=sys.stderr)
+            if str(message) not in said:
+                print(f"cunet {command}: warning: {message}", file=sys.stderr)
+            said.add(str(message))
         else:
             shown(message, category, filename, lineno, file, line)
 

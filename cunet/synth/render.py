@@ -108,7 +108,7 @@ class SoundFontBank:
         synth = lib.new_fluid_synth(self._template.settings)
         try:
             sfid = lib.fluid_synth_add_sfont(synth, sfont)
-            channel, bank, program = _select(lib, synth, sfid, part)
+            channel, bank, program = _select(lib, synth, sfid, part, path)
             self.pin(path, bank, program)
             return _play(lib, synth, channel, part, samples)
         finally:
@@ -116,7 +116,7 @@ class SoundFontBank:
             lib.delete_fluid_synth(synth)
 
 
-def _select(lib, synth, sfid: int, part: Part) -> tuple[int, int, int]:
+def _select(lib, synth, sfid: int, part: Part, path: str) -> tuple[int, int, int]:
     """Select the part's preset, falling back to the bank's first preset (kit 0, piano) where the
     SoundFont lacks it; returns (channel, bank, program)."""
     channel = _DRUM_CHANNEL if part.drums else 0
@@ -124,7 +124,8 @@ def _select(lib, synth, sfid: int, part: Part) -> tuple[int, int, int]:
     for program in (part.program, 0):
         if lib.fluid_synth_program_select(synth, channel, sfid, bank, program) == 0:
             return channel, bank, program
-    raise FluidSynthError(f"the SoundFont has no preset for bank {bank} program {part.program}")
+    raise FluidSynthError(f"SoundFont {path} has neither bank {bank} program {part.program} nor program 0 "
+                          "of that bank: give General MIDI SoundFonts")
 
 
 def _events(part: Part, samples: int) -> list[tuple[int, int, int, int]]:

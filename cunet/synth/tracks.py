@@ -1,7 +1,7 @@
-"""A track: its spec (a pure description: seed, index, options), its rendering, its folder.
+"""A track: its spec (a pure description: seed, index, options) and its rendering.
 
 `render_track(spec)` is a pure function of the spec, which round-trips through the track's
-`track.json`; a track folder appears whole or not at all (`write_track`)."""
+`track.json`; `cunet.synth.dataset` writes the track's folder, whole or not at all."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ test: $(STAMP)
 
 # pip install '.[tfio]' in .venv-tfio; the audio-backend tests compare both backends there.
 test-tfio: $(TFIO_STAMP)
-	$(TFIO_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_audio_tfio.py
+	$(TFIO_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/audio/test_audio_tfio.py
 
 $(TFIO_STAMP): setup.cfg pyproject.toml | $(STAMP)
 	test -x $(TFIO_VENV)/bin/python || $(PYTHON) -m venv $(TFIO_VENV)

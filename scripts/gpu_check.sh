@@ -58,7 +58,7 @@ du -sh "$CACHE"
 step "tests of the JAX path (pytest -m jax, no TensorFlow)"
 if [ "$QUICK" = 1 ]; then TESTS=(-k "masks or draws or seeded"); else TESTS=(); fi
 CUNET_DEVICE_TESTS=1 timeout 170 "$PYTHON" -m pytest -q -p no:cacheprovider -m jax "${TESTS[@]}" \
-  tests/test_jax_device.py tests/test_jax_sampler.py 2>&1 | tail -15
+  tests/training/test_jax_device.py tests/training/test_jax_sampler.py 2>&1 | tail -15
 
 step "bench_train.py --backend jax (paper model, float32 and mixed precision)"
 if [ "$QUICK" = 1 ]; then

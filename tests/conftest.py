@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -7,7 +6,6 @@ import pytest
 from cunet.config import load_config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 MUSDB_MINI = Path(__file__).resolve().parents[2] / "shared" / "musdb-mini"
 

@@ -12,7 +12,7 @@ DEFAULT_OUT_DIR = "separated"
 OVERLAP = (0.0, 0.9)  # --overlap; a patch shares at most this fraction with the next
 BLOCK_SECONDS = (0.1, 3600.0)  # --block-seconds
 # the embedded model's instruments, for --help and usage errors without reading the model
-# (tests/test_runtimes.py checks them against the model file)
+# (tests/separation/test_runtimes.py checks them against the model file)
 EMBEDDED_INSTRUMENTS = ("bass", "drums", "other", "vocals")
 USAGE = (
     "%(prog)s [options] INPUT [INPUT ...]\n"

@@ -3,7 +3,7 @@
 `JaxMasks` implements `cunet.separation.masks.MaskEstimator` like `TensorFlowMasks`, with the
 same model file, so a machine with JAX on a GPU and no TensorFlow GPU build (or no TensorFlow
 at all) separates on its GPU. The rest of separation is NumPy already. Masks equal
-`TensorFlowMasks`' within 1e-4 (tests/test_jax_backend.py).
+`TensorFlowMasks`' within 1e-4 (tests/training/test_jax_backend.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
     auto:       litert when a `.tflite` exported from that very `.keras` file lies beside it
                 (or the model is a `.tflite`) and `ai-edge-litert` imports, else tensorflow.
 
-The three give the same masks to float precision (tests/test_runtimes.py).
+The three give the same masks to float precision (tests/separation/test_runtimes.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A failed first start does not block its run folder: a folder whose starts finished no epoch
 takes the corrected config (and forgets those starts); one with a finished epoch of another
-config stays refused (tests/test_train.py)."""
+config stays refused (tests/training/test_train.py)."""
 
 import json
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-GOLDEN = Path(__file__).resolve().parent / "data" / "golden_default_model.npz"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_default_model.npz"
 
 
 def golden_input(rate: int, seconds: float, channels: int) -> np.ndarray:

@@ -1,9 +1,9 @@
 """The JAX path on JAX's default device (the GPU on a GPU machine), without TensorFlow:
 a training step, save and load, masks equal to JAX on the CPU within 1e-3, a sampler-fed step.
 
-These run where TensorFlow is absent (scripts/gpu_check.sh: `pytest -m jax tests/test_jax_device.py`).
+These run where TensorFlow is absent (scripts/gpu_check.sh: `pytest -m jax tests/training/test_jax_device.py`).
 Where JAX's only device is the CPU they would compare the CPU with itself, and
-tests/test_jax_backend.py already trains, saves and separates on JAX there: they are skipped
+tests/training/test_jax_backend.py already trains, saves and separates on JAX there: they are skipped
 unless CUNET_DEVICE_TESTS=1 (gpu_check.sh sets it, so its trial on a CPU runs them too).
 """
 
@@ -32,7 +32,7 @@ pytestmark = [
                        reason="JAX's only device is the CPU (test_jax_backend covers it); CUNET_DEVICE_TESTS=1 runs them"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_jax(script: str, cpu: bool) -> subprocess.CompletedProcess:

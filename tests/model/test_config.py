@@ -14,7 +14,7 @@ from cunet.config import (
     save_config,
 )
 
-PRETRAINED_CONFIG = Path(__file__).resolve().parent.parent / "cunet" / "pretrained" / "config.yaml"
+PRETRAINED_CONFIG = Path(__file__).resolve().parents[2] / "cunet" / "pretrained" / "config.yaml"
 PAPER_CONFIGS = [
     "unet-dedicated",
     "cunet-simple-dense",

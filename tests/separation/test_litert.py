@@ -16,7 +16,7 @@ from cunet.model.files import ModelFileError, load_model, save_model
 from cunet.separation.litert import LiteRTMasks, paired_tflite, read_tflite_config
 from model_fixtures import TINY_VARIANTS, randomize
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "cunet" / "pretrained"
+PRETRAINED = Path(__file__).resolve().parents[2] / "cunet" / "pretrained"
 @pytest.fixture(scope="module", params=sorted(TINY_VARIANTS))
 def exported(request, tmp_path_factory):
     """(keras model, config, .keras path, .tflite path) of a tiny randomized model."""

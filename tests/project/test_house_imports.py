@@ -15,7 +15,7 @@ import ast
 import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "cunet"
+PACKAGE = Path(__file__).resolve().parents[2] / "cunet"
 
 
 def _module_name(path: Path) -> str:

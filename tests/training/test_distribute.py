@@ -2,7 +2,7 @@
 
 `test_the_keras_workaround_applies_to_the_installed_keras` fails on purpose when Keras
 moves outside `KERAS_VERIFIED` or drops the private names the workaround patches: check
-multi-worker training (tests/test_train_distributed.py) on that Keras, then widen the range.
+multi-worker training (tests/training/test_train_distributed.py) on that Keras, then widen the range.
 """
 
 import json

@@ -19,7 +19,7 @@ from cunet.musdb import discover_tracks, track_length
 from cunet.parallel import WorkerError, default_jobs, parallel_map, threads_per_job
 from cunet.training.cache import MANIFEST, prepare_cache
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TARGETS = "vocals,bass"
 
 

@@ -13,7 +13,7 @@ from cunet.training.cache import MANIFEST, CacheError, assign_splits, open_cache
 from cunet.cli import main
 from cunet.config import config_hash, load_config
 
-MUSDB_MINI = Path(__file__).resolve().parents[2] / "shared" / "musdb-mini"
+MUSDB_MINI = Path(__file__).resolve().parents[3] / "shared" / "musdb-mini"
 
 
 def prepare(capsys, root, out, *extra):
@@ -146,7 +146,7 @@ def test_a_cache_folder_of_another_config_is_not_overwritten(tmp_path, capsys):
     assert prepare(capsys, root, out, "--is-wav")[0] == 0
     manifest = (out / MANIFEST).read_text()
     other = tmp_path / "other.yaml"
-    other.write_text((Path(__file__).parents[1] / "configs" / "tiny.yaml").read_text().replace("8192", "11025"))
+    other.write_text((Path(__file__).parents[2] / "configs" / "tiny.yaml").read_text().replace("8192", "11025"))
     code = main(["prepare", "--musdb-root", str(root), "--is-wav", "--config", str(other), "--out", str(out), "--quiet"])
     line = one_line_error(code, capsys.readouterr().err)
     assert config_hash(load_config("tiny")) in line and config_hash(load_config(other)) in line

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAGES = sorted([REPO / "README.md", REPO / "scripts" / "README.md", *(REPO / "docs").glob("*.md")])
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
 PATH = re.compile(r"(?<![\w./\-])((?:scripts|cunet|configs|tests|docs)/[\w.*/\-]*[\w*/])")
@@ -61,6 +61,6 @@ def test_links_and_paths_of_the_docs_exist(page):
 def test_the_checks_find_what_is_missing(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# A title\n[ok](#a-title) [gone](nowhere.md) [bad anchor](#other)\n"
-                    "Run `scripts/no_such_script.py` or `cunet/config.py`, see tests/test_house_*.py.\n")
+                    "Run `scripts/no_such_script.py` or `cunet/config.py`, see tests/project/test_house_*.py.\n")
     assert _broken_links(page) == ["nowhere.md", "#other"]
     assert _missing_paths(page) == ["scripts/no_such_script.py"]

@@ -77,9 +77,7 @@ class ModelConfig:
     control_kernel_size: int = 4
     control_padding: list[str] = field(default_factory=lambda: ["same", "same", "valid"])
     control_dropout: float = 0.5
-    decoder_dropout: list[bool] = field(
-        default_factory=lambda: [False, True, True, True, False, False]
-    )
+    decoder_dropout: list[bool] = field(default_factory=lambda: [False, True, True, True, False, False])
     dropout_rate: float = 0.5
     batchnorm_momentum: float = 0.9
     leaky_relu_slope: float = 0.2
@@ -285,11 +283,14 @@ def _check_numbers(config: Config) -> None:
                 raise ConfigError(f"{label}: must be {allowed}, got {number!r}")
     audio = config.audio
     if audio.hop_length > audio.n_fft:
-        raise ConfigError(f"audio.hop_length: cannot exceed audio.n_fft ({audio.n_fft}), got "
-                          f"{audio.hop_length} (frames would skip samples)")
+        raise ConfigError(
+            f"audio.hop_length: cannot exceed audio.n_fft ({audio.n_fft}), got "
+            f"{audio.hop_length} (frames would skip samples)"
+        )
     if config.patch.freq_bins > audio.n_fft // 2:
-        raise ConfigError(f"patch.freq_bins: cannot exceed audio.n_fft // 2 ({audio.n_fft // 2}), "
-                          f"got {config.patch.freq_bins}")
+        raise ConfigError(
+            f"patch.freq_bins: cannot exceed audio.n_fft // 2 ({audio.n_fft // 2}), got {config.patch.freq_bins}"
+        )
     gains = config.data.gain_db_range
     if len(gains) != 2 or gains[0] > gains[1]:
         raise ConfigError(f"data.gain_db_range: needs [low, high] with low <= high, got {gains}")
@@ -298,9 +299,12 @@ def _check_numbers(config: Config) -> None:
         if not getattr(getattr(config, section), key):
             raise ConfigError(f"{where}: needs at least one entry")
     if audio.sample_rate < LOWEST_MUSIC_RATE:
-        warnings.warn(f"audio.sample_rate {audio.sample_rate} Hz is too low for music (below "
-                      f"{LOWEST_MUSIC_RATE} Hz: nothing above {audio.sample_rate / 2:g} Hz is kept)",
-                      ConfigWarning, stacklevel=4)
+        warnings.warn(
+            f"audio.sample_rate {audio.sample_rate} Hz is too low for music (below "
+            f"{LOWEST_MUSIC_RATE} Hz: nothing above {audio.sample_rate / 2:g} Hz is kept)",
+            ConfigWarning,
+            stacklevel=4,
+        )
 
 
 def validate_config(config: Config) -> Config:
@@ -317,8 +321,7 @@ def validate_config(config: Config) -> Config:
         raise ConfigError(f"instruments: must be distinct names, got {config.instruments}")
     if model.type == "unet" and model.target not in config.instruments:
         raise ConfigError(
-            f"model.target: a dedicated U-Net needs a target among {config.instruments}, "
-            f"got {model.target!r}"
+            f"model.target: a dedicated U-Net needs a target among {config.instruments}, got {model.target!r}"
         )
     if model.type == "cunet" and model.target is not None:
         raise ConfigError("model.target: only a dedicated U-Net (model.type: unet) has a target")
@@ -328,13 +331,11 @@ def validate_config(config: Config) -> Config:
         raise ConfigError("model.control_padding: needs one entry per control_units entry")
     for family in config.data.conditions:
         if family not in _CONDITION_FAMILIES:
-            raise ConfigError(
-                f"data.conditions: unknown family {family!r} "
-                f"(known: {', '.join(_CONDITION_FAMILIES)})"
-            )
+            raise ConfigError(f"data.conditions: unknown family {family!r} (known: {', '.join(_CONDITION_FAMILIES)})")
     if model.control == "cnn" and any(p not in _PADDINGS for p in model.control_padding):
-        raise ConfigError(f"model.control_padding: entries must be one of {', '.join(_PADDINGS)}, "
-                          f"got {model.control_padding}")
+        raise ConfigError(
+            f"model.control_padding: entries must be one of {', '.join(_PADDINGS)}, got {model.control_padding}"
+        )
     divisor = 2**model.n_layers
     if config.patch.freq_bins % divisor or config.patch.frames % divisor:
         raise ConfigError(f"patch: freq_bins and frames must be multiples of {divisor}")
@@ -348,8 +349,11 @@ def _drop_deprecated(data: dict) -> dict:
         values = data.get(section)
         if isinstance(values, dict) and key in values:
             data = {**data, section: {k: v for k, v in values.items() if k != key}}
-            warnings.warn(f"config key '{where}' is deprecated and ignored ({reason}); remove it",
-                          DeprecationWarning, stacklevel=3)
+            warnings.warn(
+                f"config key '{where}' is deprecated and ignored ({reason}); remove it",
+                DeprecationWarning,
+                stacklevel=3,
+            )
     return data
 
 
@@ -369,11 +373,7 @@ def packaged_config_dir():
 
 
 def available_configs() -> list[str]:
-    return sorted(
-        p.name[: -len(".yaml")]
-        for p in packaged_config_dir().iterdir()
-        if p.name.endswith(".yaml")
-    )
+    return sorted(p.name[: -len(".yaml")] for p in packaged_config_dir().iterdir() if p.name.endswith(".yaml"))
 
 
 def load_config(name_or_path: Union[str, Path] = DEFAULT_CONFIG) -> Config:
@@ -388,9 +388,7 @@ def load_config(name_or_path: Union[str, Path] = DEFAULT_CONFIG) -> Config:
     else:
         source = packaged_config_dir() / f"{text}.yaml"
         if not source.is_file():
-            raise ConfigError(
-                f"unknown config {text!r} (named configs: {', '.join(available_configs())})"
-            )
+            raise ConfigError(f"unknown config {text!r} (named configs: {', '.join(available_configs())})")
         raw = source.read_text()
     import yaml  # here, not at the top: `cunet --help` imports this module for the config names
 

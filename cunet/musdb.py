@@ -58,8 +58,9 @@ def validation_tracks() -> list[str]:
     return list(yaml.safe_load(setup.read_text())["validation_tracks"])
 
 
-def discover_tracks(root: Union[str, Path], subset: str = "train", is_wav: bool = False,
-                    limit: Optional[int] = None) -> list[MusdbTrack]:
+def discover_tracks(
+    root: Union[str, Path], subset: str = "train", is_wav: bool = False, limit: Optional[int] = None
+) -> list[MusdbTrack]:
     """The tracks of `root/subset` sorted by name (the first `limit`), layout checked.
 
     Raises `MusdbError` for a missing root or subset folder, no track of the asked layout
@@ -119,8 +120,13 @@ def read_stems(track: MusdbTrack, backend: str = "soundfile") -> tuple[dict, int
         info = stempeg.Info(str(track.path))
         streams = info.nb_audio_streams
         if streams == 1 + len(STEMS):  # the stems only: one ffmpeg decode fewer than with the mixture
-            audio, rate = stempeg.read_stems(str(track.path), stem_id=[STEM_STREAMS[name] for name in STEMS],
-                                             info=info, dtype=np.float32, always_3d=True)
+            audio, rate = stempeg.read_stems(
+                str(track.path),
+                stem_id=[STEM_STREAMS[name] for name in STEMS],
+                info=info,
+                dtype=np.float32,
+                always_3d=True,
+            )
     except MusdbError:
         raise
     except Exception as exc:  # soundfile, stempeg, ffmpeg (AudioError) raise many types for bad files
@@ -128,8 +134,7 @@ def read_stems(track: MusdbTrack, backend: str = "soundfile") -> tuple[dict, int
     if streams != 1 + len(STEMS):
         order = ", ".join(["mixture", *sorted(STEMS, key=STEM_STREAMS.get)])
         raise MusdbError(
-            f"track '{track.name}': {streams} audio streams, a MUSDB18 {STEM_SUFFIX} has "
-            f"{1 + len(STEMS)} ({order})"
+            f"track '{track.name}': {streams} audio streams, a MUSDB18 {STEM_SUFFIX} has {1 + len(STEMS)} ({order})"
         )
     return dict(zip(STEMS, audio)), int(rate)
 
@@ -166,8 +171,11 @@ def read_track(track: MusdbTrack) -> TrackAudio:
     try:
         info = stempeg.Info(str(files["mixture"]))
         decoded = {
-            name: _two_d(stempeg.read_stems(filename=str(path), stem_id=streams[name], start=0,
-                                            info=info, ffmpeg_format="s16le")[0])
+            name: _two_d(
+                stempeg.read_stems(
+                    filename=str(path), stem_id=streams[name], start=0, info=info, ffmpeg_format="s16le"
+                )[0]
+            )
             for name, path in files.items()
         }
         rate = int(info.rate(0))

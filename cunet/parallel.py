@@ -29,8 +29,11 @@ from typing import Callable, Iterator, Optional, Sequence
 from cunet.errors import CunetError
 
 THREAD_VARIABLES = (
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
 )
 _PARENT_POLL_SECONDS = 0.5
 
@@ -140,8 +143,9 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=30)
 
 
-def parallel_map(function: Callable, tasks: Sequence, jobs: int, initializer: Optional[Callable] = None,
-                 initargs: tuple = ()) -> Iterator[tuple]:
+def parallel_map(
+    function: Callable, tasks: Sequence, jobs: int, initializer: Optional[Callable] = None, initargs: tuple = ()
+) -> Iterator[tuple]:
     """Yield `(index, function(tasks[index]))` for every task, as workers finish them.
 
     `function`, `initializer` and every argument must be picklable (module-level
@@ -156,8 +160,12 @@ def parallel_map(function: Callable, tasks: Sequence, jobs: int, initializer: Op
         return
     jobs = max(1, min(int(jobs), len(tasks)))
     with _thread_environment(threads_per_job(jobs)):
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
+        pool = ProcessPoolExecutor(
+            jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(os.getpid(), initializer, initargs),
+        )
         # A spawn pool starts its workers as tasks are submitted: all of them start here.
         futures = {pool.submit(_run_task, function, task): index for index, task in enumerate(tasks)}
     failure, finished = None, False

@@ -88,17 +88,23 @@ def main() -> None:
             x = read_audio(files["wav"])[0][:, :1]
             seconds, deviation = tfio_resampler_deviation(x)
             soxr_seconds = median_time(lambda: resample(x, RATE, MODEL_RATE), args.runs)
-    print(f"audio backends: {args.seconds:.0f} s stereo 44.1 kHz -> {MODEL_RATE} Hz, median of {args.runs}; tfio: {reason}")
+    print(
+        f"audio backends: {args.seconds:.0f} s stereo 44.1 kHz -> {MODEL_RATE} Hz, median of {args.runs}; tfio: {reason}"
+    )
     print(f"{'format':<8}{'decoder':<11}{'resampler':<11}{'x real time':>12}")
     for fmt, backend, resampler, speed in rows:
         print(f"{fmt:<8}{backend:<11}{resampler:<11}{speed:>12.0f}")
     if usable:
-        print(f"resampler only (mono): soxr {args.seconds / soxr_seconds:.0f}x real time, "
-              f"tfio.audio.resample {args.seconds / seconds:.0f}x real time, deviating from soxr by {deviation:.1f} dB")
+        print(
+            f"resampler only (mono): soxr {args.seconds / soxr_seconds:.0f}x real time, "
+            f"tfio.audio.resample {args.seconds / seconds:.0f}x real time, deviating from soxr by {deviation:.1f} dB"
+        )
     speed = {(f, b): s for f, b, _, s in rows}
     ratios = [speed[(f, "soundfile")] / speed[(f, "tfio")] for f in files if (f, "tfio") in speed]
-    print(f"soundfile_over_tfio_min={min(ratios) if ratios else float('nan'):.2f} "
-          f"soundfile_over_tfio_max={max(ratios) if ratios else float('nan'):.2f}")
+    print(
+        f"soundfile_over_tfio_min={min(ratios) if ratios else float('nan'):.2f} "
+        f"soundfile_over_tfio_max={max(ratios) if ratios else float('nan'):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -78,7 +78,9 @@ def block_model(form: str, shape: tuple, kernel: np.ndarray) -> bytes:
             return conv_transpose_phases(x, kernel, bias, relu=True)
         return conv_transpose_subpixel(x, tf.constant(kernel), tf.constant(bias), relu=True)
 
-    concrete = tf.function(call, input_signature=[tf.TensorSpec((None, *shape), tf.float32, name="x")]).get_concrete_function()
+    concrete = tf.function(
+        call, input_signature=[tf.TensorSpec((None, *shape), tf.float32, name="x")]
+    ).get_concrete_function()
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
 
 
@@ -89,8 +91,11 @@ def decoder_shapes(config) -> list:
     from cunet.model.unet import build_model
 
     model = build_model(config, compile=False)
-    return [(tuple(layer.input.shape[1:]), layer.filters) for layer in model.layers
-            if isinstance(layer, keras.layers.Conv2DTranspose)]
+    return [
+        (tuple(layer.input.shape[1:]), layer.filters)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2DTranspose)
+    ]
 
 
 def whole_network(model, config, phases_min_filters: int, path: Path) -> bytes:
@@ -123,8 +128,12 @@ def main() -> None:
     for (h, w, channels), filters in decoder_shapes(config):
         k = config.model.kernel_size
         kernel = (rng.standard_normal((k, k, filters, channels)) / np.sqrt(k * k * channels)).astype(np.float32)
-        models = {form: interpreter(block_model(form, (h, w, channels), kernel), {"x": (args.batch, h, w, channels)},
-                                    args.threads) for form in ("subpixel", "phases")}
+        models = {
+            form: interpreter(
+                block_model(form, (h, w, channels), kernel), {"x": (args.batch, h, w, channels)}, args.threads
+            )
+            for form in ("subpixel", "phases")
+        }
         t = timed(models, args.runs)
         chosen = "phases" if filters >= PHASES_MIN_FILTERS else "subpixel"
         rows.append((f"{h}x{w}, {channels} -> {filters} filters", t["subpixel"], t["phases"], chosen))
@@ -139,22 +148,34 @@ def main() -> None:
         model = build_model(config, compile=False)
     with tempfile.TemporaryDirectory(prefix="cunet-forms-") as tmp:
         p = config.patch
-        shapes = {"magnitude": (args.batch, p.freq_bins, p.frames, 1), "condition": (args.batch, len(config.instruments))}
-        nets = {name: interpreter(whole_network(model, config, threshold, Path(tmp) / f"{name}.tflite"), shapes,
-                                  args.threads)
-                for name, threshold in (("subpixel", 1 << 30), ("export", PHASES_MIN_FILTERS))}
+        shapes = {
+            "magnitude": (args.batch, p.freq_bins, p.frames, 1),
+            "condition": (args.batch, len(config.instruments)),
+        }
+        nets = {
+            name: interpreter(
+                whole_network(model, config, threshold, Path(tmp) / f"{name}.tflite"), shapes, args.threads
+            )
+            for name, threshold in (("subpixel", 1 << 30), ("export", PHASES_MIN_FILTERS))
+        }
         whole = timed(nets, args.runs)
 
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; batch {args.batch}, {args.threads} threads, "
-          f"median of {args.runs}; config {config.name}")
+    print(
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; batch {args.batch}, {args.threads} threads, "
+        f"median of {args.runs}; config {config.name}"
+    )
     print("| decoder block (input, filters) | sub-pixel (ms) | per phase (ms) | per phase / sub-pixel | export takes |")
     print("| --- | ---: | ---: | ---: | --- |")
     for label, sub, ph, chosen in rows:
         print(f"| {label} | {sub * 1e3:.2f} | {ph * 1e3:.2f} | {ph / sub:.2f} | {chosen} |")
-    print(f"| whole mask network ({args.model} model) | {whole['subpixel'] * 1e3:.2f} | {whole['export'] * 1e3:.2f} "
-          f"| {whole['export'] / whole['subpixel']:.2f} | (export: per phase for >= {PHASES_MIN_FILTERS} filters) |")
-    print(f"network_subpixel_ms={whole['subpixel'] * 1e3:.2f} network_export_ms={whole['export'] * 1e3:.2f} "
-          f"export_speedup={whole['subpixel'] / whole['export']:.3f}")
+    print(
+        f"| whole mask network ({args.model} model) | {whole['subpixel'] * 1e3:.2f} | {whole['export'] * 1e3:.2f} "
+        f"| {whole['export'] / whole['subpixel']:.2f} | (export: per phase for >= {PHASES_MIN_FILTERS} filters) |"
+    )
+    print(
+        f"network_subpixel_ms={whole['subpixel'] * 1e3:.2f} network_export_ms={whole['export'] * 1e3:.2f} "
+        f"export_speedup={whole['subpixel'] / whole['export']:.3f}"
+    )
 
 
 if __name__ == "__main__":

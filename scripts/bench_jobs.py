@@ -25,8 +25,7 @@ MUSDB_MINI = REPO.parent / "shared" / "musdb-mini"
 METHODS = {
     "baseline-mixture": ["--baselines", "mixture"],
     "oracle-irm": ["--baselines", "irm"],
-    "model-shipped": ["--model", str(REPO / "cunet" / "pretrained" / "cunet-default.keras"),
-                                    "--baselines", "none"],
+    "model-shipped": ["--model", str(REPO / "cunet" / "pretrained" / "cunet-default.keras"), "--baselines", "none"],
 }
 
 
@@ -64,9 +63,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="times the pair is alternated (default 2)")
     parser.add_argument("--prepare-tracks", type=int, default=None, help="train tracks to cache (default all)")
     parser.add_argument("--eval-tracks", type=int, default=4, help="test tracks to score (default 4)")
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help="comma list of: " + ", ".join(METHODS)
-                        + " (the model: the shipped one, on the runtime `cunet separate` takes: LiteRT)")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma list of: "
+        + ", ".join(METHODS)
+        + " (the model: the shipped one, on the runtime `cunet separate` takes: LiteRT)",
+    )
     parser.add_argument("--skip-prepare", action="store_true")
     args = parser.parse_args()
 
@@ -78,10 +81,31 @@ def main() -> int:
         tracks = discover_tracks(args.musdb_root, "train", limit=args.prepare_tracks)
         limit = ["--limit", str(args.prepare_tracks)] if args.prepare_tracks else []
         print("prepare", file=sys.stderr, flush=True)
-        times = alternate(lambda j, out: timed(["prepare", "--musdb-root", str(args.musdb_root), "--out", str(out),
-                                                 "--quiet", "--jobs", str(j), *limit]), args.jobs, args.rounds)
-        rows.append((f"prepare, {len(tracks)} train tracks", "tracks/min",
-                     *[[60 * len(tracks) / t for t in times[j]] for j in (1, args.jobs)], True))
+        times = alternate(
+            lambda j, out: timed(
+                [
+                    "prepare",
+                    "--musdb-root",
+                    str(args.musdb_root),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--jobs",
+                    str(j),
+                    *limit,
+                ]
+            ),
+            args.jobs,
+            args.rounds,
+        )
+        rows.append(
+            (
+                f"prepare, {len(tracks)} train tracks",
+                "tracks/min",
+                *[[60 * len(tracks) / t for t in times[j]] for j in (1, args.jobs)],
+                True,
+            )
+        )
     tracks = discover_tracks(args.musdb_root, "test", limit=args.eval_tracks)
     minutes = sum(n / rate for n, rate, _ in map(track_length, tracks)) / 60
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -90,21 +114,44 @@ def main() -> int:
         parser.error(f"unknown method(s) {unknown}: choose from {', '.join(METHODS)}")
     for name in names:
         print(f"evaluate {name}", file=sys.stderr, flush=True)
-        argv = ["evaluate", "--musdb-root", str(args.musdb_root), "--tracks", str(len(tracks)),
-                "--no-progress", *METHODS[name]]
-        times = alternate(lambda j, out, argv=argv: timed([*argv, "--out", str(out), "--jobs", str(j)]), args.jobs,
-                          args.rounds)
-        rows.append((f"evaluate {name}, {len(tracks)} test tracks", "s/audio-min",
-                     *[[t / minutes for t in times[j]] for j in (1, args.jobs)], False))
+        argv = [
+            "evaluate",
+            "--musdb-root",
+            str(args.musdb_root),
+            "--tracks",
+            str(len(tracks)),
+            "--no-progress",
+            *METHODS[name],
+        ]
+        times = alternate(
+            lambda j, out, argv=argv: timed([*argv, "--out", str(out), "--jobs", str(j)]), args.jobs, args.rounds
+        )
+        rows.append(
+            (
+                f"evaluate {name}, {len(tracks)} test tracks",
+                "s/audio-min",
+                *[[t / minutes for t in times[j]] for j in (1, args.jobs)],
+                False,
+            )
+        )
 
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average before {load_before[0]:.2f}, "
-          f"after {os.getloadavg()[0]:.2f}; {args.rounds} rounds, 1 and {args.jobs} jobs alternated")
+    print(
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average before {load_before[0]:.2f}, "
+        f"after {os.getloadavg()[0]:.2f}; {args.rounds} rounds, 1 and {args.jobs} jobs alternated"
+    )
     header = ["what", "unit", "1 job (each round)", f"{args.jobs} jobs (each round)", "speed-up (medians)"]
     table = [header]
     for what, unit, one, many, higher in rows:
         ratio = statistics.median(many) / statistics.median(one)
-        table.append([what, unit, " ".join(f"{v:.1f}" for v in one), " ".join(f"{v:.1f}" for v in many),
-                      f"{ratio if higher else 1 / ratio:.2f}x"])
+        table.append(
+            [
+                what,
+                unit,
+                " ".join(f"{v:.1f}" for v in one),
+                " ".join(f"{v:.1f}" for v in many),
+                f"{ratio if higher else 1 / ratio:.2f}x",
+            ]
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for row in table:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")

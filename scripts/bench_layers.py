@@ -73,10 +73,14 @@ def main(argv=None) -> int:
     print(f"| {config.name}, batch {args.batch_size} | median step | patches/s | vs Keras' layers | steps (s) |")
     print("| --- | ---: | ---: | ---: | --- |")
     for name, (label, _) in variants.items():
-        print(f"| {label} | {medians[name]:.3f} s | {args.batch_size / medians[name]:.2f} | "
-              f"{medians['keras'] / medians[name]:.3f}x | {' '.join(f'{t:.2f}' for t in times[name])} |")
-    print(" ".join(f"{name}_step_s={medians[name]:.3f}" for name in variants)
-          + f" speedup={medians['keras'] / medians['cunet']:.3f}")
+        print(
+            f"| {label} | {medians[name]:.3f} s | {args.batch_size / medians[name]:.2f} | "
+            f"{medians['keras'] / medians[name]:.3f}x | {' '.join(f'{t:.2f}' for t in times[name])} |"
+        )
+    print(
+        " ".join(f"{name}_step_s={medians[name]:.3f}" for name in variants)
+        + f" speedup={medians['keras'] / medians['cunet']:.3f}"
+    )
     return 0
 
 

@@ -75,8 +75,7 @@ def main(argv=None) -> int:
         timings[jit] = [time_pipeline(dataset, args.pipeline_batches) for _ in range(args.repeats)]
     pipeline_rates = [batch * args.pipeline_batches / wall for wall, _ in timings[True]]
     per_cpu = {
-        jit: statistics.median(batch * args.pipeline_batches / cpu for _, cpu in runs)
-        for jit, runs in timings.items()
+        jit: statistics.median(batch * args.pipeline_batches / cpu for _, cpu in runs) for jit, runs in timings.items()
     }
     plain = statistics.median(batch * args.pipeline_batches / wall for wall, _ in timings[False])
     dataset = training_dataset(config, cache, batch_size=batch, seed=0, bank=bank)

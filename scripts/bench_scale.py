@@ -51,9 +51,14 @@ def write_cache(root: Path, config, tracks: int, seconds: float, seed: int = 0) 
         np.save(root / file, array)
         entries.append({"name": name, "file": file, "length": length, "split": splits[name]})
     manifest = {
-        "format": FORMAT, "config_hash": config_hash(config), "sample_rate": rate,
-        "instruments": list(config.instruments), "complete": True, "expected_tracks": tracks,
-        "split_rule": f"valid_fraction {config.data.valid_fraction}", "tracks": entries,
+        "format": FORMAT,
+        "config_hash": config_hash(config),
+        "sample_rate": rate,
+        "instruments": list(config.instruments),
+        "complete": True,
+        "expected_tracks": tracks,
+        "split_rule": f"valid_fraction {config.data.valid_fraction}",
+        "tracks": entries,
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return tracks * length * stems * 4 / 1e9
@@ -62,8 +67,10 @@ def write_cache(root: Path, config, tracks: int, seconds: float, seed: int = 0) 
 def run_processes(commands: list[list[str]], envs: list[dict]) -> list[dict]:
     """Start the commands together; wall time, output and peak RSS (GB) of each."""
     started = time.perf_counter()
-    procs = [subprocess.Popen(c, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for c, e in zip(commands, envs)]
+    procs = [
+        subprocess.Popen(c, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for c, e in zip(commands, envs)
+    ]
     results = []
     for proc in procs:
         output = proc.stdout.read()
@@ -71,8 +78,9 @@ def run_processes(commands: list[list[str]], envs: list[dict]) -> list[dict]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(commands[procs.index(proc)])} failed:\n{output[-3000:]}")
-        results.append({"wall_s": time.perf_counter() - started, "peak_rss_gb": usage.ru_maxrss / 2**20,
-                        "output": output})
+        results.append(
+            {"wall_s": time.perf_counter() - started, "peak_rss_gb": usage.ru_maxrss / 2**20, "output": output}
+        )
     return results
 
 
@@ -86,11 +94,30 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def train_commands(strategy: str, config: str, cache: Path, out: Path, steps: int, epochs: int,
-                   batch: int, storage_config: Path) -> tuple[list, list]:
-    base = [sys.executable, "-m", "cunet", "train", "--config", str(storage_config), "--data", str(cache),
-            "--epochs", str(epochs), "--steps-per-epoch", str(steps), "--batch-size", str(batch),
-            "--validation-steps", "1", "--no-tensorboard", "--strategy", strategy]
+def train_commands(
+    strategy: str, config: str, cache: Path, out: Path, steps: int, epochs: int, batch: int, storage_config: Path
+) -> tuple[list, list]:
+    base = [
+        sys.executable,
+        "-m",
+        "cunet",
+        "train",
+        "--config",
+        str(storage_config),
+        "--data",
+        str(cache),
+        "--epochs",
+        str(epochs),
+        "--steps-per-epoch",
+        str(steps),
+        "--batch-size",
+        str(batch),
+        "--validation-steps",
+        "1",
+        "--no-tensorboard",
+        "--strategy",
+        strategy,
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if strategy != "multiworker":
         return [base + ["--out", str(out)]], [env]
@@ -122,8 +149,17 @@ def child_step_rate(config_path: str, cache: str, steps: int, batch: int) -> Non
 
 
 def step_rate(cache: Path, args, storage_config: Path) -> float:
-    command = [sys.executable, __file__, "--child-rate", str(storage_config), str(cache),
-               "--steps", str(args.steps), "--batch-size", str(args.batch_size)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child-rate",
+        str(storage_config),
+        str(cache),
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     (result,) = run_processes([command], [{**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}])
     return json.loads(result["output"].strip().splitlines()[-1])["steps_per_s"]
 
@@ -131,11 +167,13 @@ def step_rate(cache: Path, args, storage_config: Path) -> float:
 def measure(strategy, cache, work, args, storage_config) -> dict:
     """Peak RSS of every process of a one-step run and of a two-epoch run, and the one-step
     run's wall time."""
-    first_cmds, first_envs = train_commands(strategy, args.config, cache, work / f"{strategy}-first", 1, 1,
-                                            args.batch_size, storage_config)
+    first_cmds, first_envs = train_commands(
+        strategy, args.config, cache, work / f"{strategy}-first", 1, 1, args.batch_size, storage_config
+    )
     first = run_processes(first_cmds, first_envs)
-    cmds, envs = train_commands(strategy, args.config, cache, work / f"{strategy}-epochs", 2, 2,
-                                args.batch_size, storage_config)
+    cmds, envs = train_commands(
+        strategy, args.config, cache, work / f"{strategy}-epochs", 2, 2, args.batch_size, storage_config
+    )
     runs = run_processes(cmds, envs)
     return {
         "peak_rss_gb": max(r["peak_rss_gb"] for r in first + runs),
@@ -152,8 +190,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=12, help="timed training steps of the step-rate runs")
     parser.add_argument("--strategies", default="default,mirrored,multiworker")
-    parser.add_argument("--small-cache", type=Path, default=None,
-                        help="the reference cache (e.g. musdb-mini prepared for the config)")
+    parser.add_argument(
+        "--small-cache", type=Path, default=None, help="the reference cache (e.g. musdb-mini prepared for the config)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temporary one)")
     parser.add_argument("--child-rate", nargs=2, metavar=("CONFIG", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -168,15 +207,20 @@ def main() -> int:
         save_config(config, storage_config)
         started = time.perf_counter()
         cache_gb = write_cache(work / "cache", config, args.tracks, args.seconds)
-        print(f"cache: {args.tracks} tracks x {args.seconds:g} s, {cache_gb:.2f} GB "
-              f"(written in {time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"cache: {args.tracks} tracks x {args.seconds:g} s, {cache_gb:.2f} GB "
+            f"(written in {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
         small = args.small_cache
         if small is None:
             small = work / "small-cache"
             write_cache(small, config, 4, 30.0, seed=1)
         reference = measure("default", small, work / "small", args, storage_config)
-        results = {strategy: measure(strategy, work / "cache", work, args, storage_config)
-                   for strategy in args.strategies.split(",")}
+        results = {
+            strategy: measure(strategy, work / "cache", work, args, storage_config)
+            for strategy in args.strategies.split(",")
+        }
         print(f"peak memory and first step: small cache {reference}, large {results}", flush=True)
         rates = []  # alternated: small, large, small, large
         for _ in range(2):
@@ -194,9 +238,13 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: |")
     print(f"| default, small cache | {reference['peak_rss_gb']:.2f} | | {reference['first_step_s']:.1f} |")
     for strategy, r in results.items():
-        print(f"| {strategy}, {cache_gb:.2f} GB cache | {r['peak_rss_gb']:.2f} | {bound:.2f} | {r['first_step_s']:.1f} |")
-    print(f"\ntraining steps/s (batch {args.batch_size}, median of 2 alternated): small cache {small_rate:.3f}, "
-          f"large cache {large_rate:.3f}, ratio {large_rate / small_rate:.3f}")
+        print(
+            f"| {strategy}, {cache_gb:.2f} GB cache | {r['peak_rss_gb']:.2f} | {bound:.2f} | {r['first_step_s']:.1f} |"
+        )
+    print(
+        f"\ntraining steps/s (batch {args.batch_size}, median of 2 alternated): small cache {small_rate:.3f}, "
+        f"large cache {large_rate:.3f}, ratio {large_rate / small_rate:.3f}"
+    )
     keys = {"cache_gb": f"{cache_gb:.2f}", "storage": args.storage}
     for strategy, r in results.items():
         keys[f"peak_rss_gb_{strategy}"] = f"{r['peak_rss_gb']:.2f}"

@@ -116,8 +116,21 @@ print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
 
 def whole_process(model: Path, runtime: str, song: Path, out_dir: Path, *options: str) -> tuple[float, float]:
     """`cunet separate` in a child process, start to exit: (wall seconds, peak RSS in MB)."""
-    cmd = [sys.executable, "-m", "cunet", "separate", str(song), "--model", str(model), "--runtime", runtime,
-           "--out-dir", str(out_dir), "--overwrite", *options]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cunet",
+        "separate",
+        str(song),
+        "--model",
+        str(model),
+        "--runtime",
+        runtime,
+        "--out-dir",
+        str(out_dir),
+        "--overwrite",
+        *options,
+    ]
     started = time.perf_counter()
     launched = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -161,8 +174,19 @@ def measure(args, runtimes, model: Path, song: Path, tmp: Path) -> dict:
     """{runtime: {measure: list of values}} for the in-process and whole-process runs."""
     from cunet.separation.separator import Separator
 
-    results = {r: {"wall": [], "cpu": [], "model": [], "wiener_wall": [], "process_wall": [], "process_rss": [],
-                   "vocals_process_wall": [], "vocals_process_rss": []} for r in runtimes}
+    results = {
+        r: {
+            "wall": [],
+            "cpu": [],
+            "model": [],
+            "wiener_wall": [],
+            "process_wall": [],
+            "process_rss": [],
+            "vocals_process_wall": [],
+            "vocals_process_rss": [],
+        }
+        for r in runtimes
+    }
     separators = {r: Separator.load(model, runtime=r, overlap=args.overlap) for r in runtimes}
     for separator in separators.values():
         separator.masks = TimedMasks(separator.masks)
@@ -188,14 +212,21 @@ def measure(args, runtimes, model: Path, song: Path, tmp: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runtime", default="both", choices=("both", *RUNTIMES),
-                        help="runtimes to measure (default both, side by side)")
+    parser.add_argument(
+        "--runtime",
+        default="both",
+        choices=("both", *RUNTIMES),
+        help="runtimes to measure (default both, side by side)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="in-process runs per runtime and mode (default 5)")
     parser.add_argument("--process-runs", type=int, default=3, help="whole-process runs per runtime (default 3)")
     parser.add_argument("--long-minutes", type=float, default=60.0, help="long input for peak RSS (0: skip)")
     parser.add_argument("--overlap", type=float, default=0.25)
-    parser.add_argument("--model", default="default",
-                        help="default (embedded), paper (paper-size model, random weights) or a .keras path")
+    parser.add_argument(
+        "--model",
+        default="default",
+        help="default (embedded), paper (paper-size model, random weights) or a .keras path",
+    )
     args = parser.parse_args()
     runtimes = RUNTIMES if args.runtime == "both" else (args.runtime,)
 
@@ -222,8 +253,10 @@ def report(args, runtimes, results, long_runs, seconds, model_desc, origin) -> N
     median = statistics.median
     patches = results["patches"]
     header = ["measure", *runtimes]
-    rows = [("model", *[model_desc] * len(runtimes)),
-            ("input", *[f"{seconds:.0f} s stereo {RATE} Hz 16-bit wav, {origin}"] * len(runtimes))]
+    rows = [
+        ("model", *[model_desc] * len(runtimes)),
+        ("input", *[f"{seconds:.0f} s stereo {RATE} Hz 16-bit wav, {origin}"] * len(runtimes)),
+    ]
     keys = {}
     for r in runtimes:
         m = results[r]
@@ -238,45 +271,71 @@ def report(args, runtimes, results, long_runs, seconds, model_desc, origin) -> N
         }
         if r in long_runs:
             keys[r][f"peak_rss_mb_{args.long_minutes:g}min"] = long_runs[r][1]
+
     def row(label, fn):
         rows.append((label, *[fn(r) for r in runtimes]))
 
-    row("whole process, every instrument: wall (median)", lambda r: f"{keys[r]['process_seconds_3min']:.2f} s "
-        f"(runs {', '.join(f'{w:.2f}' for w in results[r]['process_wall'])})")
+    row(
+        "whole process, every instrument: wall (median)",
+        lambda r: (
+            f"{keys[r]['process_seconds_3min']:.2f} s "
+            f"(runs {', '.join(f'{w:.2f}' for w in results[r]['process_wall'])})"
+        ),
+    )
     row("whole process: peak RSS (median)", lambda r: f"{keys[r]['peak_rss_mb_3min']:.0f} MB")
-    row("whole process, vocals (-i vocals): wall (median)", lambda r: f"{keys[r]['process_seconds_3min_vocals']:.2f} s "
-        f"(runs {', '.join(f'{w:.2f}' for w in results[r]['vocals_process_wall'])})")
+    row(
+        "whole process, vocals (-i vocals): wall (median)",
+        lambda r: (
+            f"{keys[r]['process_seconds_3min_vocals']:.2f} s "
+            f"(runs {', '.join(f'{w:.2f}' for w in results[r]['vocals_process_wall'])})"
+        ),
+    )
     row("whole process, vocals: peak RSS (median)", lambda r: f"{keys[r]['peak_rss_mb_3min_vocals']:.0f} MB")
-    row("vocals in process: wall (median)", lambda r: f"{median(results[r]['wall']):.2f} s "
-        f"(runs {', '.join(f'{w:.2f}' for w in results[r]['wall'])})")
+    row(
+        "vocals in process: wall (median)",
+        lambda r: f"{median(results[r]['wall']):.2f} s (runs {', '.join(f'{w:.2f}' for w in results[r]['wall'])})",
+    )
     row("real-time factor, decoded to written", lambda r: f"{keys[r]['realtime_factor']:.1f}x")
-    row("real-time factor with --wiener", lambda r: f"{keys[r]['wiener_realtime_factor']:.1f}x "
-        f"(+{median(results[r]['wiener_wall']) / median(results[r]['wall']) - 1:.0%} time)")
+    row(
+        "real-time factor with --wiener",
+        lambda r: (
+            f"{keys[r]['wiener_realtime_factor']:.1f}x "
+            f"(+{median(results[r]['wiener_wall']) / median(results[r]['wall']) - 1:.0%} time)"
+        ),
+    )
     row(f"process CPU time ({os.cpu_count()} cores)", lambda r: f"{median(results[r]['cpu']):.2f} s")
-    row("model calls, summed over 2 threads / share", lambda r: f"{median(results[r]['model']):.2f} s / "
-        f"{keys[r]['model_share']:.0%}")
+    row(
+        "model calls, summed over 2 threads / share",
+        lambda r: f"{median(results[r]['model']):.2f} s / {keys[r]['model_share']:.0%}",
+    )
     row("patches per s of wall time", lambda r: f"{patches / median(results[r]['wall']):.1f} ({patches} patches)")
     if long_runs:
         row(f"{args.long_minutes:g}-min input, vocals: peak RSS", lambda r: f"{long_runs[r][1]:.0f} MB")
-        row(f"{args.long_minutes:g}-min input: wall / real-time factor",
-            lambda r: f"{long_runs[r][0]:.0f} s / {args.long_minutes * 60 / long_runs[r][0]:.1f}x (incl. start-up)")
+        row(
+            f"{args.long_minutes:g}-min input: wall / real-time factor",
+            lambda r: f"{long_runs[r][0]:.0f} s / {args.long_minutes * 60 / long_runs[r][0]:.1f}x (incl. start-up)",
+        )
     widths = [max(len(str(row_[i])) for row_ in [header, *rows]) for i in range(len(header))]
     for row_ in [header, ["-" * w for w in widths], *rows]:
         print("| " + " | ".join(f"{str(c):<{w}}" for c, w in zip(row_, widths)) + " |")
     if len(runtimes) == 2:
         lit, tf = keys["litert"], keys["tensorflow"]
-        print(f"litert / tensorflow: whole-process wall {lit['process_seconds_3min'] / tf['process_seconds_3min']:.2f}x "
-              f"(vocals {lit['process_seconds_3min_vocals'] / tf['process_seconds_3min_vocals']:.2f}x), "
-              f"peak RSS {lit['peak_rss_mb_3min'] / tf['peak_rss_mb_3min']:.2f}x, "
-              f"throughput {lit['realtime_factor'] / tf['realtime_factor']:.2f}x")
+        print(
+            f"litert / tensorflow: whole-process wall {lit['process_seconds_3min'] / tf['process_seconds_3min']:.2f}x "
+            f"(vocals {lit['process_seconds_3min_vocals'] / tf['process_seconds_3min_vocals']:.2f}x), "
+            f"peak RSS {lit['peak_rss_mb_3min'] / tf['peak_rss_mb_3min']:.2f}x, "
+            f"throughput {lit['realtime_factor'] / tf['realtime_factor']:.2f}x"
+        )
     default = keys["litert"] if "litert" in keys else keys[runtimes[0]]
     line = [f"realtime_factor={default['realtime_factor']:.3f}", f"model_share={default['model_share']:.3f}"]
     long_key = f"peak_rss_mb_{args.long_minutes:g}min"
     if long_key in default:
         line.append(f"{long_key}={default[long_key]:.1f}")
     for r in runtimes:
-        line += [f"{r}_{k}={v:.3f}" if "factor" in k or "share" in k or "seconds" in k else f"{r}_{k}={v:.1f}"
-                 for k, v in keys[r].items()]
+        line += [
+            f"{r}_{k}={v:.3f}" if "factor" in k or "share" in k or "seconds" in k else f"{r}_{k}={v:.1f}"
+            for k, v in keys[r].items()
+        ]
     print(" ".join(line))
 
 

@@ -44,9 +44,28 @@ def main() -> int:
             save_config(config, path)
             run = Path(work) / f"{storage}-seed{seed}"
             subprocess.run(
-                [sys.executable, "-m", "cunet", "train", "--config", str(path), "--data", str(args.data),
-                 "--out", str(run), "--epochs", str(args.epochs), "--steps-per-epoch", str(args.steps_per_epoch),
-                 "--batch-size", str(args.batch_size), "--seed", str(seed), "--no-tensorboard", "--quiet"],
+                [
+                    sys.executable,
+                    "-m",
+                    "cunet",
+                    "train",
+                    "--config",
+                    str(path),
+                    "--data",
+                    str(args.data),
+                    "--out",
+                    str(run),
+                    "--epochs",
+                    str(args.epochs),
+                    "--steps-per-epoch",
+                    str(args.steps_per_epoch),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--seed",
+                    str(seed),
+                    "--no-tensorboard",
+                    "--quiet",
+                ],
                 check=True,
             )
             curves[(storage, seed)] = losses(run)

@@ -31,9 +31,24 @@ def render(out: Path, tracks: int, seconds: float, jobs: int, seed: int) -> tupl
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "cunet", "synth", str(out), "--tracks", str(tracks), "--seconds", str(seconds),
-         "--seed", str(seed), "--jobs", str(jobs), "--quiet"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "cunet",
+            "synth",
+            str(out),
+            "--tracks",
+            str(tracks),
+            "--seconds",
+            str(seconds),
+            "--seed",
+            str(seed),
+            "--jobs",
+            str(jobs),
+            "--quiet",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -52,8 +67,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
         one, one_cpu = render(Path(tmp) / "one", args.tracks, args.seconds, 1, args.seed)
         many, many_cpu = render(Path(tmp) / "many", args.tracks, args.seconds, args.jobs, args.seed)
-        same = all((Path(tmp) / "one" / p.relative_to(Path(tmp) / "many")).read_bytes() == p.read_bytes()
-                   for p in (Path(tmp) / "many").rglob("*.wav"))
+        same = all(
+            (Path(tmp) / "one" / p.relative_to(Path(tmp) / "many")).read_bytes() == p.read_bytes()
+            for p in (Path(tmp) / "many").rglob("*.wav")
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     factor, speedup = audio / one, one / many
     print(f"cpu cores {os.cpu_count()}, load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
@@ -61,7 +78,9 @@ def main() -> None:
     print("| jobs | wall s | real-time factor | speed-up | CPU s | audio s per CPU s |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     print(f"| 1 | {one:.1f} | {factor:.2f}x | 1.00 | {one_cpu:.1f} | {audio / one_cpu:.2f} |")
-    print(f"| {args.jobs} | {many:.1f} | {audio / many:.2f}x | {speedup:.2f} | {many_cpu:.1f} | {audio / many_cpu:.2f} |")
+    print(
+        f"| {args.jobs} | {many:.1f} | {audio / many:.2f}x | {speedup:.2f} | {many_cpu:.1f} | {audio / many_cpu:.2f} |"
+    )
     print(f"peak memory of one process: {peak_mb:.0f} MB; {args.jobs}-job output identical to 1-job: {same}")
     print(f"synth_realtime_factor={factor:.2f} synth_jobs{args.jobs}_speedup={speedup:.2f} peak_rss_mb={peak_mb:.0f}")
 

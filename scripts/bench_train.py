@@ -159,23 +159,32 @@ def synthetic_dataset(config, batch_size: int):
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="cunet-simple-dense,cunet-default-small",
-                        help="comma-separated config names or paths (the first is 'the default')")
+    parser.add_argument(
+        "--configs",
+        default="cunet-simple-dense,cunet-default-small",
+        help="comma-separated config names or paths (the first is 'the default')",
+    )
     parser.add_argument("--paper", action="store_true", help="add all five paper configs")
-    parser.add_argument("--data", default=None, metavar="CACHE_DIR",
-                        help="a `cunet prepare` cache for the real-pipeline rows")
+    parser.add_argument(
+        "--data", default=None, metavar="CACHE_DIR", help="a `cunet prepare` cache for the real-pipeline rows"
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="the paper's batch by default")
     parser.add_argument("--steps", type=int, default=8, help="timed training steps per row")
     parser.add_argument("--repeats", type=int, default=3, help="timings of the peak and the pipeline")
     parser.add_argument("--jit", action="store_true", help="also time XLA-compiled training")
-    parser.add_argument("--jit-steps", type=int, default=3,
-                        help="timed steps per XLA row (XLA convolutions are slow on CPU)")
-    parser.add_argument("--conv-repeats", type=int, default=5,
-                        help="timings per layer of the convolutions-alone row (0: skip it)")
-    parser.add_argument("--backend", default="tensorflow", choices=("tensorflow", "jax"),
-                        help="jax: scripts/bench_train_jax.py (see its --help)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra-op threads (0: TensorFlow's default)")
+    parser.add_argument(
+        "--jit-steps", type=int, default=3, help="timed steps per XLA row (XLA convolutions are slow on CPU)"
+    )
+    parser.add_argument(
+        "--conv-repeats", type=int, default=5, help="timings per layer of the convolutions-alone row (0: skip it)"
+    )
+    parser.add_argument(
+        "--backend",
+        default="tensorflow",
+        choices=("tensorflow", "jax"),
+        help="jax: scripts/bench_train_jax.py (see its --help)",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
     return args
 
@@ -184,8 +193,17 @@ def config_names(args) -> list:
     """--configs, then the five paper configs not among them with --paper."""
     names = args.configs.split(",")
     if args.paper:
-        names += [name for name in ("unet-dedicated", "cunet-simple-dense", "cunet-complex-dense",
-                                    "cunet-simple-cnn", "cunet-complex-cnn") if name not in names]
+        names += [
+            name
+            for name in (
+                "unet-dedicated",
+                "cunet-simple-dense",
+                "cunet-complex-dense",
+                "cunet-simple-cnn",
+                "cunet-complex-cnn",
+            )
+            if name not in names
+        ]
     return names
 
 
@@ -210,11 +228,15 @@ def main(argv=None) -> int:
     names = config_names(args)
     peak = measure_peak(args.repeats)
     peak_gflops = max(peak.values())
-    print(f"machine peak (float32, {os.cpu_count()} CPUs): matmul {peak['matmul']:.1f} GFLOP/s, "
-          f"conv2d {peak['conv']:.1f} GFLOP/s -> peak {peak_gflops:.1f} GFLOP/s")
+    print(
+        f"machine peak (float32, {os.cpu_count()} CPUs): matmul {peak['matmul']:.1f} GFLOP/s, "
+        f"conv2d {peak['conv']:.1f} GFLOP/s -> peak {peak_gflops:.1f} GFLOP/s"
+    )
 
-    header = (f"{'config':<22} {'input':<10} {'xla':<4} {'GFLOP/patch':>11} {'patches/s':>10} "
-              f"{'GFLOP/s':>8} {'of peak':>8} {'pipeline':>10}")
+    header = (
+        f"{'config':<22} {'input':<10} {'xla':<4} {'GFLOP/patch':>11} {'patches/s':>10} "
+        f"{'GFLOP/s':>8} {'of peak':>8} {'pipeline':>10}"
+    )
     print(header)
     print("-" * len(header))
     summary = None
@@ -227,8 +249,11 @@ def main(argv=None) -> int:
         if args.conv_repeats:
             rate = args.batch_size / convolution_seconds(use_cpu_kernels(unet), args.batch_size, args.conv_repeats)
             gflops = rate * train_flops / 1e9
-            print(f"{config.name:<22} {'convs only':<10} {'no':<4} {flops / 1e9:>11.3f} {rate:>10.2f} "
-                  f"{gflops:>8.1f} {gflops / peak_gflops:>8.1%} {'':>10}", flush=True)
+            print(
+                f"{config.name:<22} {'convs only':<10} {'no':<4} {flops / 1e9:>11.3f} {rate:>10.2f} "
+                f"{gflops:>8.1f} {gflops / peak_gflops:>8.1%} {'':>10}",
+                flush=True,
+            )
             if name == names[0]:
                 ceiling = gflops / peak_gflops
         sources = [("synthetic", synthetic_dataset(config, args.batch_size))]
@@ -237,22 +262,29 @@ def main(argv=None) -> int:
 
             sources.append(("pipeline", training_dataset(config, args.data, batch_size=args.batch_size)))
         for source, dataset in sources:
-            for jit in ([False, True] if args.jit else [False]):
+            for jit in [False, True] if args.jit else [False]:
                 rate = training_rate(config, dataset, args.batch_size, args.jit_steps if jit else args.steps, jit)
                 gflops = rate * train_flops / 1e9
                 feed = ""
                 if source == "pipeline" and not jit:
                     feed_rate = pipeline_rate(dataset, args.batch_size, 4 * args.steps, args.repeats)
                     feed = f"{feed_rate:>7.0f}/s"
-                    print(f"{'':<22} pipeline alone: {feed_rate:.1f} patches/s; as a share of a "
-                          f"training step: {rate / feed_rate:.1%}")
-                print(f"{config.name:<22} {source:<10} {'yes' if jit else 'no':<4} {flops / 1e9:>11.3f} "
-                      f"{rate:>10.2f} {gflops:>8.1f} {gflops / peak_gflops:>8.1%} {feed:>10}", flush=True)
+                    print(
+                        f"{'':<22} pipeline alone: {feed_rate:.1f} patches/s; as a share of a "
+                        f"training step: {rate / feed_rate:.1%}"
+                    )
+                print(
+                    f"{config.name:<22} {source:<10} {'yes' if jit else 'no':<4} {flops / 1e9:>11.3f} "
+                    f"{rate:>10.2f} {gflops:>8.1f} {gflops / peak_gflops:>8.1%} {feed:>10}",
+                    flush=True,
+                )
                 if summary is None:
                     summary = (rate, gflops / peak_gflops)
     rate, fraction = summary
-    print(f"train_patches_per_s={rate:.3f} peak_gflops={peak_gflops:.3f} fraction_of_peak={fraction:.4f} "
-          f"convolutions_only_fraction_of_peak={ceiling:.4f}")
+    print(
+        f"train_patches_per_s={rate:.3f} peak_gflops={peak_gflops:.3f} fraction_of_peak={fraction:.4f} "
+        f"convolutions_only_fraction_of_peak={ceiling:.4f}"
+    )
     return 0
 
 

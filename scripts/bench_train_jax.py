@@ -31,8 +31,12 @@ def device_facts() -> dict:
     import jax
 
     device = jax.devices()[0]
-    return {"platform": device.platform, "device": getattr(device, "device_kind", str(device)),
-            "count": jax.device_count(), "jax": jax.__version__}
+    return {
+        "platform": device.platform,
+        "device": getattr(device, "device_kind", str(device)),
+        "count": jax.device_count(),
+        "jax": jax.__version__,
+    }
 
 
 def peak_tflops(dtype: str, n: int, repeats: int) -> float:
@@ -81,9 +85,15 @@ def training_rate(config, batch_size: int, steps: int, policy: str) -> float:
     n = len(config.instruments)
     x = [mixture, np.eye(n, dtype=np.float32)[rng.integers(0, n, batch_size)]] if config.conditioned else mixture
     trainer.train_on_batch(x, 0.5 * mixture)  # builds optimizer and metrics variables
-    state = tuple([v.value for v in group] for group in (
-        trainer.trainable_variables, trainer.non_trainable_variables,
-        trainer.optimizer.variables, trainer.metrics_variables))
+    state = tuple(
+        [v.value for v in group]
+        for group in (
+            trainer.trainable_variables,
+            trainer.non_trainable_variables,
+            trainer.optimizer.variables,
+            trainer.metrics_variables,
+        )
+    )
     data = jax.device_put((x, 0.5 * mixture))
     step = jax.jit(trainer.train_step, donate_argnums=0)
     for _ in range(2):
@@ -133,19 +143,32 @@ def main(argv=None) -> int:
         for precision in precisions:
             rate = training_rate(config, args.batch_size, args.steps, PRECISIONS[precision])
             tflops = rate * 3 * flops / 1e12
-            rows.append({"config": config.name, "precision": precision, "batch_size": args.batch_size,
-                         "patches_per_s": rate, "tflops": tflops, "peak_tflops": peaks[precision],
-                         "fraction_of_peak": tflops / peaks[precision]})
-            print(f"{config.name:<22} {precision:<9} {flops / 1e9:>11.3f} {rate:>10.1f} {tflops:>8.2f} "
-                  f"{tflops / peaks[precision]:>8.1%}", flush=True)
+            rows.append(
+                {
+                    "config": config.name,
+                    "precision": precision,
+                    "batch_size": args.batch_size,
+                    "patches_per_s": rate,
+                    "tflops": tflops,
+                    "peak_tflops": peaks[precision],
+                    "fraction_of_peak": tflops / peaks[precision],
+                }
+            )
+            print(
+                f"{config.name:<22} {precision:<9} {flops / 1e9:>11.3f} {rate:>10.1f} {tflops:>8.2f} "
+                f"{tflops / peaks[precision]:>8.1%}",
+                flush=True,
+            )
     memory = peak_memory_gb()
     best = max((r for r in rows if r["config"] == rows[0]["config"]), key=lambda r: r["patches_per_s"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": facts, "peak_memory_gb": memory, "rows": rows}, f, indent=1)
-    print(f"jax_train_patches_per_s={best['patches_per_s']:.1f} precision={best['precision']} "
-          f"peak_tflops={best['peak_tflops']:.2f} fraction_of_peak={best['fraction_of_peak']:.4f} "
-          f"peak_memory_gb={'n/a' if memory is None else f'{memory:.2f}'} device={facts['device'].replace(' ', '_')}")
+    print(
+        f"jax_train_patches_per_s={best['patches_per_s']:.1f} precision={best['precision']} "
+        f"peak_tflops={best['peak_tflops']:.2f} fraction_of_peak={best['fraction_of_peak']:.4f} "
+        f"peak_memory_gb={'n/a' if memory is None else f'{memory:.2f}'} device={facts['device'].replace(' ', '_')}"
+    )
     return 0
 
 

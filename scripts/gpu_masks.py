@@ -54,15 +54,23 @@ def main(argv=None) -> int:
     best = max(rows, key=lambda r: r["patches_per_s"])
     factor = args.seconds / (patches_per_song / best["patches_per_s"])
     device = jax.devices()[0]
-    result = {"device": getattr(device, "device_kind", str(device)), "platform": device.platform,
-              "model": config.name, "rows": rows, "song_seconds": args.seconds,
-              "patches_per_song": patches_per_song, "realtime_factor": factor}
+    result = {
+        "device": getattr(device, "device_kind", str(device)),
+        "platform": device.platform,
+        "model": config.name,
+        "rows": rows,
+        "song_seconds": args.seconds,
+        "patches_per_song": patches_per_song,
+        "realtime_factor": factor,
+    }
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
-    print(f"mask_patches_per_s={best['patches_per_s']:.1f} batch={best['batch_size']} "
-          f"patches_per_{args.seconds:.0f}s_stereo_song={patches_per_song} realtime_factor={factor:.0f} "
-          f"device={result['device'].replace(' ', '_')}")
+    print(
+        f"mask_patches_per_s={best['patches_per_s']:.1f} batch={best['batch_size']} "
+        f"patches_per_{args.seconds:.0f}s_stereo_song={patches_per_song} realtime_factor={factor:.0f} "
+        f"device={result['device'].replace(' ', '_')}"
+    )
     return 0
 
 

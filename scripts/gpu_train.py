@@ -105,8 +105,12 @@ def main(argv=None) -> int:
     batches = prefetched(make, args.workers, 4)
     first = next(batches)
     trainer.train_on_batch(*first)  # builds optimizer and metrics variables
-    groups = (trainer.trainable_variables, trainer.non_trainable_variables, trainer.optimizer.variables,
-              trainer.metrics_variables)
+    groups = (
+        trainer.trainable_variables,
+        trainer.non_trainable_variables,
+        trainer.optimizer.variables,
+        trainer.metrics_variables,
+    )
     state = tuple([v.value for v in group] for group in groups)
     step = jax.jit(trainer.train_step, donate_argnums=0)
     logs, state = step(state, jax.device_put(next(batches)))  # compiles: not timed
@@ -118,9 +122,15 @@ def main(argv=None) -> int:
     for group, values in zip(groups, state):
         for variable, value in zip(group, values):
             variable.assign(value)
-    summary = {"config": config.name, "precision": args.precision, "batch_size": batch, "steps": done,
-               "train_seconds": seconds, "patches_per_s": (done - 2) * batch / seconds,
-               "device": getattr(jax.devices()[0], "device_kind", str(jax.devices()[0]))}
+    summary = {
+        "config": config.name,
+        "precision": args.precision,
+        "batch_size": batch,
+        "steps": done,
+        "train_seconds": seconds,
+        "patches_per_s": (done - 2) * batch / seconds,
+        "device": getattr(jax.devices()[0], "device_kind", str(jax.devices()[0])),
+    }
     if valid_bank is not None:
         losses = [float(trainer.test_on_batch(*b)) for b in validation_batches(config, valid_bank, batch)]
         summary["val_loss"] = float(np.mean(losses))

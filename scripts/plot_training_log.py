@@ -1,6 +1,6 @@
 """Plot a run's `training.csv` (loss and validation loss per epoch) to a PNG.
 
-    python scripts/plot_training_log.py RUN_DIR/training.csv docs/default-model-loss.png --title "..."
+python scripts/plot_training_log.py RUN_DIR/training.csv docs/default-model-loss.png --title "..."
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def main(argv=None) -> int:
         val = [float(r["val_loss"]) for r in rows]
         ax.plot(epochs, val, label="validation loss (L1)")
         best = min(range(len(val)), key=val.__getitem__)
-        ax.scatter([epochs[best]], [val[best]], color="C1", zorder=3,
-                   label=f"best: {val[best]:.3e} (epoch {epochs[best]})")
+        ax.scatter(
+            [epochs[best]], [val[best]], color="C1", zorder=3, label=f"best: {val[best]:.3e} (epoch {epochs[best]})"
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean absolute error on normalized magnitudes")
     ax.set_title(args.title)

@@ -23,8 +23,17 @@ from bench_train import synthetic_batch  # noqa: E402  (scripts/ is on sys.path)
 import cunet  # noqa: E402,F401  (cunet's TensorFlow CPU settings apply before TensorFlow loads)
 
 # wrappers of the executor and of the Python call, not kernels
-NOT_KERNELS = {"Process", "one_step_on_data", "EagerExecute", "TFE_Py_ExecuteCancelable",
-               "EagerKernelExecute", "Run", "ParallelFor", "FunctionRun", "EagerLocalExecute"}
+NOT_KERNELS = {
+    "Process",
+    "one_step_on_data",
+    "EagerExecute",
+    "TFE_Py_ExecuteCancelable",
+    "EagerKernelExecute",
+    "Run",
+    "ParallelFor",
+    "FunctionRun",
+    "EagerLocalExecute",
+}
 
 
 def op_times(logdir: Path) -> dict:

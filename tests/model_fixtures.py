@@ -6,8 +6,12 @@ import numpy as np
 # a simple-cnn C-U-Net and a dedicated U-Net
 TINY_VARIANTS = {
     "cunet": {},
-    "cunet-simple-cnn": {"film": "simple", "control": "cnn", "control_units": [8, 16],
-                         "control_padding": ["same", "valid"]},
+    "cunet-simple-cnn": {
+        "film": "simple",
+        "control": "cnn",
+        "control_units": [8, 16],
+        "control_padding": ["same", "valid"],
+    },
     "unet": {"type": "unet", "target": "vocals"},
 }
 

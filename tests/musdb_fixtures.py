@@ -40,10 +40,7 @@ def synth_stems(seconds: float, rate: int, seed: int, channels: int = 2) -> dict
     other = 0.08 * chord * (0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 6)))
     stems = {"drums": drums, "bass": bass, "other": other, "vocals": vocals}
     pans = {name: rng.uniform(0.3, 1.0, size=channels) for name in stems}
-    return {
-        name: (signal[:, None] * pans[name][None, :]).astype(np.float32)
-        for name, signal in stems.items()
-    }
+    return {name: (signal[:, None] * pans[name][None, :]).astype(np.float32) for name, signal in stems.items()}
 
 
 def make_musdb_root(

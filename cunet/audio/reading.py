@@ -122,8 +122,16 @@ def _ffprobe(path: Path) -> tuple[int, int]:
             "(install them, e.g. 'apt-get install ffmpeg')"
         )
     cmd = [
-        "ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-        "stream=sample_rate,channels", "-of", "json", str(path),
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "a:0",
+        "-show_entries",
+        "stream=sample_rate,channels",
+        "-of",
+        "json",
+        str(path),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     try:
@@ -139,8 +147,22 @@ def _ffprobe(path: Path) -> tuple[int, int]:
 
 def _ffmpeg_decode(path: Path, raw_path: Path, channels: int) -> None:
     cmd = [
-        "ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(path), "-map", "0:a:0",
-        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), str(raw_path),
+        "ffmpeg",
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "-ac",
+        str(channels),
+        str(raw_path),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -203,8 +225,9 @@ class TfioSource(AudioSource):
 
 
 @contextlib.contextmanager
-def open_audio(path: Union[str, Path], backend: str = "soundfile",
-               probe: Optional[tuple] = None) -> Iterator[AudioSource]:
+def open_audio(
+    path: Union[str, Path], backend: str = "soundfile", probe: Optional[tuple] = None
+) -> Iterator[AudioSource]:
     """Open any audio file as an `AudioSource` (closed on exit). Raises `AudioError`.
 
     libsndfile formats are read in place; others are decoded by ffmpeg to a temporary raw

@@ -28,6 +28,7 @@ def patch_samples(audio: AudioConfig, frames: int) -> int:
     """Number of samples whose STFT has exactly `frames` frames."""
     return (frames - 1) * audio.hop_length + audio.n_fft
 
+
 def input_stft_settings(audio: AudioConfig, rate: int) -> tuple[int, int]:
     """(n_fft, hop) of the full-band STFT at `rate` that model masks are mapped onto.
 
@@ -37,9 +38,11 @@ def input_stft_settings(audio: AudioConfig, rate: int) -> tuple[int, int]:
     n_fft = int(2 ** max(4, round(math.log2(max(audio.n_fft * rate / audio.sample_rate, 1.0)))))
     return n_fft, max(1, n_fft * audio.hop_length // audio.n_fft)
 
+
 def magnitude_scale(n_fft: int) -> float:
     """The normalization divisor: half the sum of the periodic Hann window (= n_fft / 4)."""
     return n_fft / 4.0
+
 
 def stft_numpy(signal, n_fft: int, hop_length: int) -> np.ndarray:
     """`cunet.audio.spectral.stft` computed with NumPy/SciPy: signal (..., samples) -> (..., frames, n_fft // 2 + 1)
@@ -49,6 +52,7 @@ def stft_numpy(signal, n_fft: int, hop_length: int) -> np.ndarray:
         return np.zeros(x.shape[:-1] + (0, n_fft // 2 + 1), np.complex64)
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[..., ::hop_length, :]
     return scipy.fft.rfft(frames * _hann(n_fft), axis=-1).astype(np.complex64, copy=False)
+
 
 def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
     """Inverse of `stft` by weighted overlap-add (NumPy/SciPy).
@@ -76,9 +80,11 @@ def istft(spectrum, n_fft: int, hop_length: int) -> np.ndarray:
         out[..., r : r + count, :] += frames[..., r, :]
     return out.reshape(lead + (-1,))[..., : max(0, (count - 1) * hop_length + n_fft)]
 
+
 def _hann(n: int) -> np.ndarray:
     """The periodic Hann window of `tf.signal.hann_window`, float32."""
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
 
 def model_magnitude_numpy(signal, audio: AudioConfig) -> np.ndarray:
     """`cunet.audio.spectral.model_magnitude` computed with `stft_numpy` (equal to float precision), for the host."""

@@ -9,7 +9,9 @@ MAX_FRAMES_DRAWN = 1500  # the bundled 12 s example at 44.1 kHz has 1030 STFT fr
 def add_arguments(parser) -> None:
     from cunet.cli import options
 
-    parser.add_argument("--out-dir", default="demo-output", help="where the demo writes its files (default demo-output/)")
+    parser.add_argument(
+        "--out-dir", default="demo-output", help="where the demo writes its files (default demo-output/)"
+    )
     options.add_model(parser)
     parser.add_argument("--input", help="another song to use instead of the bundled example")
 
@@ -82,8 +84,18 @@ def spectrogram_figure(mixture, estimate, rate: int, title: str):
     for ax, (image, label, cmap) in zip(axes, panels):
         vmin, vmax = (0, 1) if cmap == "viridis" else (image.max() - 80, image.max())
         mesh = librosa.display.specshow(
-            image, x_coords=times, y_coords=freqs, x_axis="s", y_axis="hz", sr=rate,
-            hop_length=hop, n_fft=n_fft, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax,
+            image,
+            x_coords=times,
+            y_coords=freqs,
+            x_axis="s",
+            y_axis="hz",
+            sr=rate,
+            hop_length=hop,
+            n_fft=n_fft,
+            ax=ax,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
         )
         ax.set(title=label, ylabel="frequency (Hz)", xlabel="")
         fig.colorbar(mesh, ax=ax)
@@ -137,8 +149,10 @@ def run(args) -> int:
     png = folder / "spectrogram.png"
     plot_spectrograms(png, audio, out[instrument], rate, instrument)
     written.append(png)
-    print(f"cunet demo: separated {source.name} ({len(audio) / rate:.1f} s, {rate} Hz, {audio.shape[1]} ch) "
-          f"with {args.model or 'the embedded model'} ({separator.config.name}, runtime {separator.runtime})")
+    print(
+        f"cunet demo: separated {source.name} ({len(audio) / rate:.1f} s, {rate} Hz, {audio.shape[1]} ch) "
+        f"with {args.model or 'the embedded model'} ({separator.config.name}, runtime {separator.runtime})"
+    )
     if args.model is None:
         print(f"cunet demo: note: {EMBEDDED_MODEL_NOTE}")
     for path in written:

@@ -11,29 +11,45 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tracks", type=int, metavar="N", help="score only the first N tracks (sorted by name)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (re-running resumes)")
     options.add_model(
-        parser, action="append", default=[], metavar="[NAME=]PATH",
+        parser,
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
         help="a saved cunet model (.keras); repeatable; the method is named after the file "
         "(or its folder for best.keras) unless NAME= is given",
     )
     parser.add_argument(
-        "--dedicated", action="append", default=[], metavar="INSTRUMENT=PATH",
+        "--dedicated",
+        action="append",
+        default=[],
+        metavar="INSTRUMENT=PATH",
         help="a dedicated U-Net per target, assembled into one method; repeat for every target",
     )
     parser.add_argument(
-        "--dedicated-name", default="dedicated-unets", metavar="NAME",
+        "--dedicated-name",
+        default="dedicated-unets",
+        metavar="NAME",
         help="method name of the --dedicated models (default: dedicated-unets)",
     )
     parser.add_argument(
-        "--baselines", default="mixture,irm", metavar="LIST",
+        "--baselines",
+        default="mixture,irm",
+        metavar="LIST",
         help="comma list of mixture (floor), irm (oracle ceiling), or none (default: mixture,irm)",
     )
     parser.add_argument(
-        "--targets", default="vocals,drums,bass,other", metavar="LIST",
+        "--targets",
+        default="vocals,drums,bass,other",
+        metavar="LIST",
         help="comma list of MUSDB18 targets scored jointly (default: vocals,drums,bass,other)",
     )
     options.add_runtime(parser)
-    options.add_jobs(parser, "tracks", auto_help="the number of cores, bounded by available memory "
-                     "(one worker process per job, each with its own copy of the models)")
+    options.add_jobs(
+        parser,
+        "tracks",
+        auto_help="the number of cores, bounded by available memory "
+        "(one worker process per job, each with its own copy of the models)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -88,8 +104,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from cunet.evaluation import EvaluationError
-    from cunet.evaluation.methods import check_targets, dedicated_method, irm_method, mixture_method, model_method
     from cunet.evaluation.baselines import BASELINES
+    from cunet.evaluation.methods import check_targets, dedicated_method, irm_method, mixture_method, model_method
     from cunet.evaluation.report import sdr_table, write_reports
     from cunet.evaluation.run import default_jobs, run_evaluation
     from cunet.musdb import discover_tracks
@@ -129,8 +145,10 @@ def run(args) -> int:
     jobs = args.jobs or default_jobs(tracks, methods, targets)
     result = run_evaluation(tracks, methods, targets, out, args.subset, progress=not args.no_progress, jobs=jobs)
     paths = write_reports(result, out)
-    print(f"{len(result.tracks)} track(s), {len(methods)} method(s): "
-          f"{result.scored} scored now, {result.reused} read back from {out}")
+    print(
+        f"{len(result.tracks)} track(s), {len(methods)} method(s): "
+        f"{result.scored} scored now, {result.reused} read back from {out}"
+    )
     print(sdr_table(result))
     print(f"median SDR (dB) over frames, then tracks; full tables: {paths['summary_md']}")
     return 0

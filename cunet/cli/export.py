@@ -6,7 +6,9 @@ HELP = "export a model's mask network to a LiteRT .tflite file (separation witho
 def add_arguments(parser) -> None:
     parser.add_argument("model", metavar="MODEL.keras", help="a trained cunet .keras model")
     parser.add_argument(
-        "--out", metavar="PATH", default=None,
+        "--out",
+        metavar="PATH",
+        default=None,
         help="the .tflite file to write (default: beside the model, with the .tflite suffix)",
     )
 
@@ -25,7 +27,9 @@ def run(args) -> int:
         raise ModelFileError(f"--out: LiteRT model files end in .tflite: {out}")
     model, config = load_model(source)
     export_tflite(model, config, out, source=source)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB; {config.name}, inputs "
-          f"magnitude (batch, {config.patch.freq_bins}, {config.patch.frames}, 1)"
-          f"{f', condition (batch, {len(config.instruments)})' if config.conditioned else ''})")
+    print(
+        f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB; {config.name}, inputs "
+        f"magnitude (batch, {config.patch.freq_bins}, {config.patch.frames}, 1)"
+        f"{f', condition (batch, {len(config.instruments)})' if config.conditioned else ''})"
+    )
     return 0

@@ -29,10 +29,9 @@ def format_info(info, config) -> str:
 
 def run(args) -> int:
     from cunet.config import DEFAULT_CONFIG, load_config
-    from cunet.model.info import model_info
     from cunet.model.files import load_model
+    from cunet.model.info import model_info
     from cunet.model.unet import build_model
-
     from cunet.separation.runtimes import EMBEDDED_MODEL_NOTE, is_default_model
 
     if args.model:

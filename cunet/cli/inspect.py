@@ -14,8 +14,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from cunet.errors import CunetError
-    from cunet.model.film_analysis import film_parameters, film_summary, write_film_report
     from cunet.model.files import load_model
+    from cunet.model.film_analysis import film_parameters, film_summary, write_film_report
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -24,6 +24,8 @@ def run(args) -> int:
     params = film_parameters(model, config)
     paths = write_film_report(params, out)
     print(film_summary(params))
-    print(f"γ/β table: {paths['csv']}; plots: {paths['gamma'].name}, {paths['beta'].name}, "
-          f"{paths['histogram'].name} in {out}")
+    print(
+        f"γ/β table: {paths['csv']}; plots: {paths['gamma'].name}, {paths['beta'].name}, "
+        f"{paths['histogram'].name} in {out}"
+    )
     return 0

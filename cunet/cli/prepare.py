@@ -10,8 +10,7 @@ def add_arguments(parser) -> None:
     options.add_config(parser)
     parser.add_argument("--out", required=True, metavar="CACHE_DIR", help="cache folder to write")
     options.add_subset(parser, "train", "cache, split into train/valid when it is train")
-    parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="cache only the first N tracks (by name)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="cache only the first N tracks (by name)")
     options.add_audio_backend(parser, "MUSDB18-HQ wav stems")
     options.add_jobs(parser, "tracks", auto_help="the number of cores, one worker process each")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -25,10 +24,10 @@ def needs_tensorflow(args) -> bool:
 
 def run(args) -> int:
     from cunet.audio.reading import resolve_backend
-    from cunet.training.cache import prepare_cache
     from cunet.config import DEFAULT_CONFIG, load_config
     from cunet.errors import CunetError
     from cunet.parallel import default_jobs
+    from cunet.training.cache import prepare_cache
 
     if args.limit is not None and args.limit < 1:
         raise CunetError("--limit must be at least 1")

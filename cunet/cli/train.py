@@ -7,34 +7,62 @@ def add_arguments(parser) -> None:
     from cunet.cli import options
 
     options.add_config(parser, "; a dedicated U-Net config names its target instrument")
-    parser.add_argument("--data", required=True, metavar="CACHE_DIR",
-                        help="stem cache written by `cunet prepare` with the same config")
-    parser.add_argument("--out", required=True, metavar="RUN_DIR",
-                        help="run directory: checkpoints, logs, resolved config; "
-                             "the same command started again resumes the run")
-    parser.add_argument("--init", default=None, metavar="MODEL.keras",
-                        help="start a fresh run from this model's weights (same architecture: "
-                             "fine-tuning, e.g. cunet/pretrained/cunet-default.keras); "
-                             "ignored when the run resumes")
-    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
-                        help="global batch size over all replicas (default: config)")
+    parser.add_argument(
+        "--data", required=True, metavar="CACHE_DIR", help="stem cache written by `cunet prepare` with the same config"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="RUN_DIR",
+        help="run directory: checkpoints, logs, resolved config; the same command started again resumes the run",
+    )
+    parser.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL.keras",
+        help="start a fresh run from this model's weights (same architecture: "
+        "fine-tuning, e.g. cunet/pretrained/cunet-default.keras); "
+        "ignored when the run resumes",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="global batch size over all replicas (default: config)",
+    )
     parser.add_argument("--steps-per-epoch", type=int, default=None, metavar="N")
     parser.add_argument("--epochs", type=int, default=None, metavar="N")
     parser.add_argument("--learning-rate", type=float, default=None, metavar="LR")
-    parser.add_argument("--validation-steps", type=int, default=None, metavar="N",
-                        help="validation batches per epoch (0: the whole validation set)")
+    parser.add_argument(
+        "--validation-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="validation batches per epoch (0: the whole validation set)",
+    )
     parser.add_argument("--seed", type=int, default=None, metavar="N")
-    parser.add_argument("--mixed-precision", nargs="?", const="auto", default=None,
-                        choices=("auto", "bfloat16", "float16"),
-                        help="16-bit compute, float32 weights: bfloat16 or float16; alone (auto): "
-                             "float16 on a TensorFlow GPU, bfloat16 elsewhere (JAX GPUs too)")
-    parser.add_argument("--jit", action="store_true",
-                        help="compile the train step with XLA (always on with --backend jax)")
+    parser.add_argument(
+        "--mixed-precision",
+        nargs="?",
+        const="auto",
+        default=None,
+        choices=("auto", "bfloat16", "float16"),
+        help="16-bit compute, float32 weights: bfloat16 or float16; alone (auto): "
+        "float16 on a TensorFlow GPU, bfloat16 elsewhere (JAX GPUs too)",
+    )
+    parser.add_argument(
+        "--jit", action="store_true", help="compile the train step with XLA (always on with --backend jax)"
+    )
     options.add_backend(parser, "training")
     options.add_strategy(parser)
-    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                        help="stop after the last epoch that fits in this wall time; "
-                             "the same command continues the run later")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop after the last epoch that fits in this wall time; the same command continues the run later",
+    )
     parser.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -83,20 +111,25 @@ def run(args) -> int:
         mixed_precision=args.mixed_precision or False,
         jit=args.jit,
         verbose=0 if args.quiet else "auto",
-        command=["cunet", *sys.argv[1:]] if sys.argv[1:2] == ["train"]
-        else ["cunet", "train", *_argv_of(args)],
+        command=["cunet", *sys.argv[1:]] if sys.argv[1:2] == ["train"] else ["cunet", "train", *_argv_of(args)],
         tensorboard=not args.no_tensorboard,
         time_limit_s=None if args.time_limit is None else args.time_limit * 60,
         init=args.init,
     )
     if not args.quiet:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.5f}"
-        how = ("stopped early" if result.stopped_early
-               else "time limit reached (run the same command to continue)" if result.timed_out
-               else "done")
+        how = (
+            "stopped early"
+            if result.stopped_early
+            else "time limit reached (run the same command to continue)"
+            if result.timed_out
+            else "done"
+        )
         resumed = f", resumed at epoch {result.initial_epoch}" if result.initial_epoch else ""
-        print(f"cunet train: {how}: {result.epochs_done} epochs{resumed}, best validation loss {best}; "
-              f"models in {result.run_dir}")
+        print(
+            f"cunet train: {how}: {result.epochs_done} epochs{resumed}, best validation loss {best}; "
+            f"models in {result.run_dir}"
+        )
     return 0
 
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from cunet.audio.stft import istft, stft_numpy
 
-
 MIXTURE = "baseline-mixture"
 IRM = "oracle-irm"
 BASELINES = {"mixture": MIXTURE, "irm": IRM}

@@ -56,9 +56,7 @@ def check_targets(targets: Sequence[str]) -> list:
     targets = [t.strip() for t in targets if t.strip()]
     unknown = [t for t in targets if t not in STEMS]
     if unknown:
-        raise EvaluationError(
-            f"unknown target {', '.join(map(repr, unknown))} (MUSDB18 targets: {', '.join(STEMS)})"
-        )
+        raise EvaluationError(f"unknown target {', '.join(map(repr, unknown))} (MUSDB18 targets: {', '.join(STEMS)})")
     if not targets:
         raise EvaluationError(f"no targets given (MUSDB18 targets: {', '.join(STEMS)})")
     if len(set(targets)) != len(targets):
@@ -130,7 +128,7 @@ def _load_separator(path: Path, runtime: str):
 
 
 def _runtime_tag(separator) -> str:
-    """"" for the TensorFlow reference runtime (the fingerprints of earlier results), else
+    """ "" for the TensorFlow reference runtime (the fingerprints of earlier results), else
     ":<runtime>", so scores of one runtime are never mixed with another's."""
     return "" if separator.runtime == "tensorflow" else f":{separator.runtime}"
 
@@ -172,8 +170,9 @@ def model_method(path, targets: Sequence[str], name: Optional[str] = None, runti
     )
 
 
-def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: str,
-                     runtime: Union[str, Mapping[str, str]] = "auto") -> Method:
+def dedicated_method(
+    paths: Mapping[str, Path], targets: Sequence[str], name: str, runtime: Union[str, Mapping[str, str]] = "auto"
+) -> Method:
     """Dedicated U-Nets, one per target, assembled into one method (parameters summed), each
     on `runtime` as in `model_method` (one for all, or {target: runtime})."""
     missing = [t for t in targets if t not in paths]
@@ -187,16 +186,16 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
         path = Path(paths[target])
         separator = _load_separator(path, runtime if isinstance(runtime, str) else runtime[target])
         if separator.config.conditioned or separator.config.model.target != target:
-            what = "a C-U-Net" if separator.config.conditioned else (
-                f"a dedicated U-Net for {separator.config.model.target!r}"
+            what = (
+                "a C-U-Net"
+                if separator.config.conditioned
+                else (f"a dedicated U-Net for {separator.config.model.target!r}")
             )
             raise EvaluationError(f"--dedicated {target}={path}: the model is {what}, not a U-Net for {target!r}")
         separators[target] = separator
 
     def separate(track: TrackAudio, wanted):
-        return {
-            t: separators[t].separate(track.mixture, track.rate, instruments=(t,))[t] for t in wanted
-        }
+        return {t: separators[t].separate(track.mixture, track.rate, instruments=(t,))[t] for t in wanted}
 
     runtimes = {t: s.runtime for t, s in separators.items()}
     return Method(
@@ -204,8 +203,8 @@ def dedicated_method(paths: Mapping[str, Path], targets: Sequence[str], name: st
         kind="dedicated",
         parameters=sum(count_parameters(Path(paths[t])) for t in targets),
         description="dedicated U-Nets: " + ", ".join(f"{t}={Path(paths[t]).name} ({runtimes[t]})" for t in targets),
-        fingerprint="dedicated:" + ",".join(f"{t}={file_digest(Path(paths[t]))}{_runtime_tag(separators[t])}"
-                                            for t in targets),
+        fingerprint="dedicated:"
+        + ",".join(f"{t}={file_digest(Path(paths[t]))}{_runtime_tag(separators[t])}" for t in targets),
         separate=separate,
         config=separators[targets[0]].config,
         recipe=functools.partial(dedicated_method, dict(paths), tuple(targets), name, runtimes),

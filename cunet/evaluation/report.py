@@ -36,8 +36,9 @@ def summary_csv(result: Result) -> str:
     writer.writerow(["method", "kind", "parameters", "target", "metric", "score", "tracks"])
     for row in result.summary().itertuples(index=False):
         method = methods[row.method]
-        writer.writerow([method.name, method.kind, method.parameters, row.target, row.metric,
-                         _format_score(row.score), row.tracks])
+        writer.writerow(
+            [method.name, method.kind, method.parameters, row.target, row.metric, _format_score(row.score), row.tracks]
+        )
     return buffer.getvalue()
 
 
@@ -76,8 +77,11 @@ def write_boxplot(result: Result, path: Path, metric: str = "SDR") -> None:
 
     names = [m.name for m in result.methods]
     fig, axes = plt.subplots(
-        1, len(result.targets), figsize=(3.2 * len(result.targets), 0.5 + 0.45 * len(names) + 1.5),
-        sharey=True, squeeze=False,
+        1,
+        len(result.targets),
+        figsize=(3.2 * len(result.targets), 0.5 + 0.45 * len(names) + 1.5),
+        sharey=True,
+        squeeze=False,
     )
     for ax, target in zip(axes[0], result.targets):
         data = []
@@ -122,7 +126,6 @@ def sdr_table(result: Result) -> str:
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
 
     def line(cells):
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     return "\n".join([line(header)] + [line(r) for r in rows])

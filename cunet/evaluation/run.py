@@ -71,8 +71,9 @@ def _score_track(method: Method, audio, targets, path: Path) -> dict:
 def _score_methods(track, methods: Sequence[Method], targets, out_dir, subset: str, load: Callable) -> dict:
     """{method name: scores} of `methods` on `track`, decoded once, each stored as it is scored."""
     audio = load(track)
-    return {m.name: _score_track(m, audio, targets, track_json_path(out_dir, m.name, subset, track.name))
-            for m in methods}
+    return {
+        m.name: _score_track(m, audio, targets, track_json_path(out_dir, m.name, subset, track.name)) for m in methods
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -106,8 +107,11 @@ def _scored_tracks(work: list, methods: Sequence[Method], targets, out_dir, subs
     needed = [m for m in methods if any(m.name in names for _, names in work)]
     local = [m.name for m in needed if m.recipe is None]
     if jobs > 1 and local:
-        warnings.warn(f"method(s) {', '.join(local)} cannot be rebuilt in a worker process (no recipe): "
-                      "scoring in this process, one track at a time", stacklevel=3)
+        warnings.warn(
+            f"method(s) {', '.join(local)} cannot be rebuilt in a worker process (no recipe): "
+            "scoring in this process, one track at a time",
+            stacklevel=3,
+        )
     if jobs <= 1 or len(work) <= 1 or local:
         for index, (track, names) in enumerate(work):
             yield index, _score_methods(track, [by_name[n] for n in names], targets, out_dir, subset, load)
@@ -146,12 +150,21 @@ def run_evaluation(
     for method in methods:
         check_method_record(out_dir, method)
     result = Result(methods=list(methods), tracks=[t.name for t in tracks], targets=targets, subset=subset)
-    stored = {(m.name, t.name): read_track_scores(track_json_path(out_dir, m.name, subset, t.name), targets)
-              for t in tracks for m in methods}
+    stored = {
+        (m.name, t.name): read_track_scores(track_json_path(out_dir, m.name, subset, t.name), targets)
+        for t in tracks
+        for m in methods
+    }
     work = [(t, [m.name for m in methods if stored[m.name, t.name] is None]) for t in tracks]
     work = [(t, missing) for t, missing in work if missing]
-    bar = tqdm(total=len(tracks), initial=len(tracks) - len(work), desc="evaluate", unit="track",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(tracks),
+        initial=len(tracks) - len(work),
+        desc="evaluate",
+        unit="track",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     try:
         for index, scores in _scored_tracks(work, methods, targets, out_dir, subset, load, jobs):
             track = work[index][0]
@@ -162,8 +175,13 @@ def run_evaluation(
     finally:
         bar.close()
     result.reused = len(stored) - result.scored
-    rows = [(method.name, track.name, target, metric, frame_median(stored[method.name, track.name][target][metric]))
-            for track in tracks for method in methods for target in targets for metric in METRICS]
+    rows = [
+        (method.name, track.name, target, metric, frame_median(stored[method.name, track.name][target][metric]))
+        for track in tracks
+        for method in methods
+        for target in targets
+        for metric in METRICS
+    ]
     result.scores = pd.DataFrame(rows, columns=COLUMNS)
     return result
 
@@ -187,7 +205,6 @@ def evaluate_musdb(
     return result
 
 
-
 # The peak memory of a worker scoring one track, modelled on measurements (docs/BENCHMARKS.md,
 # "Parallel prepare and evaluate"): the interpreter and its libraries, TensorFlow and a model
 # for model methods, the decoded track and museval's float64 copies (bytes per sample and
@@ -205,8 +222,12 @@ def worker_bytes(samples: int, channels: int, targets: int, models: bool) -> int
     signals = targets * channels
     n_fft = 1 << int(np.ceil(np.log2(samples + MUSEVAL_FILTER - 1)))
     museval = 48 * signals * n_fft + 48 * (signals * MUSEVAL_FILTER) ** 2
-    return (WORKER_BASE_BYTES + (MODEL_BYTES if models else 0)
-            + samples * (SAMPLE_BYTES + SAMPLE_TARGET_BYTES * targets) + museval)
+    return (
+        WORKER_BASE_BYTES
+        + (MODEL_BYTES if models else 0)
+        + samples * (SAMPLE_BYTES + SAMPLE_TARGET_BYTES * targets)
+        + museval
+    )
 
 
 def default_jobs(tracks: Sequence, methods: Sequence[Method], targets: Sequence[str]) -> int:

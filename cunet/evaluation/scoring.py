@@ -83,9 +83,7 @@ def read_track_scores(path: Path, targets: Sequence[str]) -> Optional[dict]:
             frames = entry["frames"]
             if not isinstance(frames, list) or not frames:
                 return None
-            scores[entry["name"]] = {
-                m: [float(frame["metrics"][m]) for frame in frames] for m in METRICS
-            }
+            scores[entry["name"]] = {m: [float(frame["metrics"][m]) for frame in frames] for m in METRICS}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     if sorted(scores) != sorted(targets):

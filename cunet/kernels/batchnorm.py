@@ -46,8 +46,13 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         scale = self.gamma if self.scale else tf.ones((channels,))
         offset = self.beta if self.center else tf.zeros((channels,))
         outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=inputs, scale=scale, offset=offset, mean=tf.zeros((0,)), variance=tf.zeros((0,)),
-            epsilon=self.epsilon, is_training=True,
+            x=inputs,
+            scale=scale,
+            offset=offset,
+            mean=tf.zeros((0,)),
+            variance=tf.zeros((0,)),
+            epsilon=self.epsilon,
+            is_training=True,
         )
         # the op returns the unbiased variance; Keras averages the biased one
         count = tf.cast(tf.size(inputs) // channels, tf.float32)

@@ -170,8 +170,12 @@ def _decoder_block(layer, consumers: dict):
     passed, after = [], _only(consumers.get(id(batchnorm)))
     if isinstance(after, keras.layers.Dropout):
         passed, after = [after], _only(consumers.get(id(after)))
-    plain_relu = isinstance(after, keras.layers.ReLU) and after.max_value is None \
-        and after.negative_slope == 0 and after.threshold == 0
+    plain_relu = (
+        isinstance(after, keras.layers.ReLU)
+        and after.max_value is None
+        and after.negative_slope == 0
+        and after.threshold == 0
+    )
     return layer, batchnorm, [*passed, after] if plain_relu else []
 
 

@@ -93,9 +93,7 @@ def weights_checksum(buffers) -> str:
     return digest.hexdigest()
 
 
-def export_tflite(
-    model, config: Config, out_path: Union[str, Path], source: Optional[Union[str, Path]] = None
-) -> Path:
+def export_tflite(model, config: Config, out_path: Union[str, Path], source: Optional[Union[str, Path]] = None) -> Path:
     """Write `model`'s mask network with `config` embedded to `out_path` (a `.tflite` file),
     atomically; `source` is the `.keras` file the model was loaded from, if any. `model` may
     be in stock layers or in the CPU forms of `cunet.kernels.switch.use_cpu_kernels`."""

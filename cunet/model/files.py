@@ -51,8 +51,9 @@ def require_keras_file(path: Union[str, Path], note: str = "") -> Path:
     to give instead, with `note` after it."""
     path = Path(path)
     if path.suffix == ".tflite":
-        raise ModelFileError(f"{path}: give the .keras model ({path.with_suffix('.keras').name}), "
-                             f"not its LiteRT export{note}")
+        raise ModelFileError(
+            f"{path}: give the .keras model ({path.with_suffix('.keras').name}), not its LiteRT export{note}"
+        )
     return path
 
 
@@ -114,8 +115,10 @@ def load_failure_reason(exc: BaseException) -> str:
         return f"refused by safe loading (it contains arbitrary code, e.g. a Lambda layer): {first}"
     named = re.search(r"'module': '([^']*)', 'class_name': '([^']*)'", texts[-1])
     if named and texts[-1].startswith(("Could not locate", "Could not interpret")):
-        return (f"refused by safe loading: {named[1]}.{named[2]} is no class or function that "
-                "cunet or Keras registers for loading (nothing was run)")
+        return (
+            f"refused by safe loading: {named[1]}.{named[2]} is no class or function that "
+            "cunet or Keras registers for loading (nothing was run)"
+        )
     inner = texts[-1].splitlines()[0] if texts[-1] else type(chain[-1]).__name__
     for cut in (" Full object config", " Make sure custom", " using config="):
         inner = inner.split(cut)[0]

@@ -86,10 +86,17 @@ def film_summary(params: FilmParameters) -> str:
     for name in params.instruments:
         for layer in range(params.n_layers):
             g, b = params.gammas[name][layer], params.betas[name][layer]
-            rows.append([
-                name, str(layer), str(len(g)), f"{g.mean():+.3g}", f"{b.mean():+.3g}",
-                f"{np.mean(np.abs(g) < SWITCHED_OFF):.0%}", f"{np.mean(g < 0):.0%}",
-            ])
+            rows.append(
+                [
+                    name,
+                    str(layer),
+                    str(len(g)),
+                    f"{g.mean():+.3g}",
+                    f"{b.mean():+.3g}",
+                    f"{np.mean(np.abs(g) < SWITCHED_OFF):.0%}",
+                    f"{np.mean(g < 0):.0%}",
+                ]
+            )
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [header] + rows)
 

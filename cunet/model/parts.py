@@ -29,8 +29,9 @@ def as_unet(model, config: Config) -> UNet:
     unet = UNet(**unet_arguments(config), dtype=model.dtype_policy)
     theirs, ours = model.weights, unet.weights
     if [tuple(w.shape) for w in theirs] != [tuple(w.shape) for w in ours]:
-        raise ValueError(f"its {len(theirs)} weights do not fit the {len(ours)} of the {config.model.type} "
-                         "its config describes")
+        raise ValueError(
+            f"its {len(theirs)} weights do not fit the {len(ours)} of the {config.model.type} its config describes"
+        )
     unet.set_weights(model.get_weights())
     return unet
 

@@ -20,12 +20,25 @@ from cunet.config import Config
 from cunet.model.control import ControlNetwork
 from cunet.model.film import FiLM
 
-
 # the constructor arguments of `UNet` that `get_config` returns (with name, trainable, dtype)
 HYPERPARAMETERS = (
-    "freq_bins", "frames", "n_layers", "filters", "kernel_size", "decoder_dropout", "dropout_rate",
-    "batchnorm_momentum", "leaky_relu_slope", "init_stddev", "n_conditions", "film", "control",
-    "control_units", "control_kernel_size", "control_padding", "control_dropout",
+    "freq_bins",
+    "frames",
+    "n_layers",
+    "filters",
+    "kernel_size",
+    "decoder_dropout",
+    "dropout_rate",
+    "batchnorm_momentum",
+    "leaky_relu_slope",
+    "init_stddev",
+    "n_conditions",
+    "film",
+    "control",
+    "control_units",
+    "control_kernel_size",
+    "control_padding",
+    "control_dropout",
 )
 
 
@@ -58,8 +71,15 @@ def encoder_block(x, filters, index, *, kernel_size, momentum, slope, init_stdde
     Returns (output, the FiLM layer or None)."""
     name = f"encoder_{index}"
     initializer = keras.initializers.RandomNormal(stddev=init_stddev)
-    x = keras.layers.Conv2D(filters, kernel_size, strides=2, padding="same", kernel_initializer=initializer,
-                            dtype=dtype, name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=2,
+        padding="same",
+        kernel_initializer=initializer,
+        dtype=dtype,
+        name=f"{name}_conv",
+    )(x)
     x = keras.layers.BatchNormalization(momentum=momentum, dtype=dtype, name=f"{name}_bn")(x)
     film_layer = None
     if film is not None:
@@ -73,8 +93,15 @@ def decoder_block(x, filters, index, *, kernel_size, momentum, dropout_rate, las
     Returns (output, its `MaskBlock` if `last` else None)."""
     name = f"decoder_{index}"
     initializer = keras.initializers.RandomNormal(stddev=init_stddev)
-    deconv = keras.layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same",
-                                          kernel_initializer=initializer, dtype=dtype, name=f"{name}_deconv")
+    deconv = keras.layers.Conv2DTranspose(
+        filters,
+        kernel_size,
+        strides=2,
+        padding="same",
+        kernel_initializer=initializer,
+        dtype=dtype,
+        name=f"{name}_deconv",
+    )
     batchnorm = keras.layers.BatchNormalization(momentum=momentum, dtype=dtype, name=f"{name}_bn")
     x = batchnorm(deconv(x))
     dropout = None
@@ -104,17 +131,30 @@ def _graph(hp, dtype):
         condition = keras.Input((hp.n_conditions,), name="condition")
         inputs = [magnitude, condition]
         control_network = ControlNetwork(
-            film_sizes=_film_sizes(hp.film, hp.filters, hp.n_layers), units=hp.control_units, kind=hp.control,
-            kernel_size=hp.control_kernel_size, padding=hp.control_padding, dropout=hp.control_dropout,
-            batchnorm_momentum=hp.batchnorm_momentum, init_stddev=hp.init_stddev, dtype=dtype, name="control",
+            film_sizes=_film_sizes(hp.film, hp.filters, hp.n_layers),
+            units=hp.control_units,
+            kind=hp.control,
+            kernel_size=hp.control_kernel_size,
+            padding=hp.control_padding,
+            dropout=hp.control_dropout,
+            batchnorm_momentum=hp.batchnorm_momentum,
+            init_stddev=hp.init_stddev,
+            dtype=dtype,
+            name="control",
         )
         gammas, betas = control_network(condition)
     x, skips, film_layers = magnitude, [], []
     for i in range(hp.n_layers):
         x, film_layer = encoder_block(
-            x, hp.filters * 2**i, i, kernel_size=hp.kernel_size, momentum=hp.batchnorm_momentum,
-            slope=hp.leaky_relu_slope, init_stddev=hp.init_stddev,
-            film=None if gammas[i] is None else (gammas[i], betas[i]), dtype=dtype,
+            x,
+            hp.filters * 2**i,
+            i,
+            kernel_size=hp.kernel_size,
+            momentum=hp.batchnorm_momentum,
+            slope=hp.leaky_relu_slope,
+            init_stddev=hp.init_stddev,
+            film=None if gammas[i] is None else (gammas[i], betas[i]),
+            dtype=dtype,
         )
         skips.append(x)
         film_layers += [film_layer] if film_layer is not None else []
@@ -123,9 +163,15 @@ def _graph(hp, dtype):
         if i > 0:
             x = keras.layers.Concatenate(dtype=dtype, name=f"decoder_{i}_skip")([x, skips[-i - 1]])
         x, mask_block = decoder_block(
-            x, 1 if last else hp.filters * 2 ** (hp.n_layers - 2 - i), i, kernel_size=hp.kernel_size,
-            momentum=hp.batchnorm_momentum, dropout_rate=hp.dropout_rate if hp.decoder_dropout[i] else None,
-            last=last, init_stddev=hp.init_stddev, dtype=dtype,
+            x,
+            1 if last else hp.filters * 2 ** (hp.n_layers - 2 - i),
+            i,
+            kernel_size=hp.kernel_size,
+            momentum=hp.batchnorm_momentum,
+            dropout_rate=hp.dropout_rate if hp.decoder_dropout[i] else None,
+            last=last,
+            init_stddev=hp.init_stddev,
+            dtype=dtype,
         )
     estimate = keras.layers.Multiply(dtype=dtype, name="estimate")([magnitude, x])
     return inputs, estimate, _Parts(mask_block, control_network, tuple(film_layers))
@@ -198,10 +244,21 @@ class UNet(keras.Model):
         if film not in ("simple", "complex"):
             raise ValueError(f"film must be 'simple' or 'complex', got {film!r}")
         hyperparameters = dict(
-            freq_bins=freq_bins, frames=frames, n_layers=n_layers, filters=filters, kernel_size=kernel_size,
-            decoder_dropout=decoder_dropout, dropout_rate=dropout_rate, batchnorm_momentum=batchnorm_momentum,
-            leaky_relu_slope=leaky_relu_slope, init_stddev=init_stddev, n_conditions=n_conditions, film=film,
-            control=control, control_units=list(control_units), control_kernel_size=control_kernel_size,
+            freq_bins=freq_bins,
+            frames=frames,
+            n_layers=n_layers,
+            filters=filters,
+            kernel_size=kernel_size,
+            decoder_dropout=decoder_dropout,
+            dropout_rate=dropout_rate,
+            batchnorm_momentum=batchnorm_momentum,
+            leaky_relu_slope=leaky_relu_slope,
+            init_stddev=init_stddev,
+            n_conditions=n_conditions,
+            film=film,
+            control=control,
+            control_units=list(control_units),
+            control_kernel_size=control_kernel_size,
             control_padding=None if control_padding is None else list(control_padding),
             control_dropout=control_dropout,
         )
@@ -259,12 +316,23 @@ def unet_arguments(config: Config) -> dict:
     """The `UNet` constructor arguments of an app `Config` (its model and patch sections)."""
     m = config.model
     return dict(
-        freq_bins=config.patch.freq_bins, frames=config.patch.frames, n_layers=m.n_layers, filters=m.filters,
-        kernel_size=m.kernel_size, decoder_dropout=m.decoder_dropout, dropout_rate=m.dropout_rate,
-        batchnorm_momentum=m.batchnorm_momentum, leaky_relu_slope=m.leaky_relu_slope,
-        init_stddev=m.init_stddev, n_conditions=len(config.instruments) if config.conditioned else None,
-        film=m.film, control=m.control, control_units=m.control_units, control_kernel_size=m.control_kernel_size,
-        control_padding=m.control_padding, control_dropout=m.control_dropout,
+        freq_bins=config.patch.freq_bins,
+        frames=config.patch.frames,
+        n_layers=m.n_layers,
+        filters=m.filters,
+        kernel_size=m.kernel_size,
+        decoder_dropout=m.decoder_dropout,
+        dropout_rate=m.dropout_rate,
+        batchnorm_momentum=m.batchnorm_momentum,
+        leaky_relu_slope=m.leaky_relu_slope,
+        init_stddev=m.init_stddev,
+        n_conditions=len(config.instruments) if config.conditioned else None,
+        film=m.film,
+        control=m.control,
+        control_units=m.control_units,
+        control_kernel_size=m.control_kernel_size,
+        control_padding=m.control_padding,
+        control_dropout=m.control_dropout,
         name="cunet" if config.conditioned else f"unet_{m.target}",
     )
 

@@ -78,7 +78,10 @@ class InputMask:
     def of(cls, model_mask: np.ndarray, model_frames: Span, time: TimeMap, freq: FrequencyMap) -> "InputMask":
         """model_mask (channels, len(model_frames), freq_bins) -> its `InputMask`."""
         m = model_mask
-        m = m[:, time.lower - model_frames.start] * (1 - time.weight) + m[:, time.upper - model_frames.start] * time.weight
+        m = (
+            m[:, time.lower - model_frames.start] * (1 - time.weight)
+            + m[:, time.upper - model_frames.start] * time.weight
+        )
         band = m[:, :, freq.lower] * (1 - freq.weight) + m[:, :, freq.upper] * freq.weight
         freq_bins = model_mask.shape[-1]
         top_octave = m[:, :, (freq_bins - 1) // 2 : freq_bins]

@@ -38,16 +38,18 @@ class JaxMasks:
         from cunet.model.parts import as_unet
 
         if keras.backend.backend() != "jax":
-            raise CunetError(f"JaxMasks needs the Keras JAX backend (KERAS_BACKEND=jax), "
-                             f"this process runs {keras.backend.backend()}")
+            raise CunetError(
+                f"JaxMasks needs the Keras JAX backend (KERAS_BACKEND=jax), this process runs {keras.backend.backend()}"
+            )
         self.model = model = as_unet(model, config)
         self.config = config
         self.batch_size = int(batch_size)
         self.mask_model = mask_model = keras.Model(model.input, model.mask_block.mask.output)
         self.device = jax.devices()[0]
         self._weights = jax.device_put(
-            ([v.value for v in mask_model.trainable_variables],
-             [v.value for v in mask_model.non_trainable_variables]), self.device)
+            ([v.value for v in mask_model.trainable_variables], [v.value for v in mask_model.non_trainable_variables]),
+            self.device,
+        )
 
         def forward(weights, inputs):
             out, _ = mask_model.stateless_call(*weights, inputs, training=False)
@@ -63,9 +65,15 @@ class JaxMasks:
             batch = patches[i : i + size]
             if len(batch) < size:
                 batch = np.concatenate([batch, np.zeros((size - len(batch), *batch.shape[1:]), np.float32)])
-            inputs = [batch] if condition is None else [
-                batch, np.repeat(np.asarray(condition, np.float32)[None], size, axis=0)]
+            inputs = (
+                [batch]
+                if condition is None
+                else [batch, np.repeat(np.asarray(condition, np.float32)[None], size, axis=0)]
+            )
             out.append(self._forward(self._weights, inputs))
-        masks = np.concatenate([np.asarray(m) for m in out], axis=0)[:count] if out else \
-            np.zeros((0, *patches.shape[1:3]), np.float32)
+        masks = (
+            np.concatenate([np.asarray(m) for m in out], axis=0)[:count]
+            if out
+            else np.zeros((0, *patches.shape[1:3]), np.float32)
+        )
         return masks

@@ -143,8 +143,14 @@ class LiteRTMasks:
     Safe to call from several threads.
     """
 
-    def __init__(self, tflite_path: Union[str, Path], config: Config, batch_size: int = 16, threads: int = 2,
-                 interpreters: int = 1):
+    def __init__(
+        self,
+        tflite_path: Union[str, Path],
+        config: Config,
+        batch_size: int = 16,
+        threads: int = 2,
+        interpreters: int = 1,
+    ):
         self.tflite_path = Path(tflite_path)
         self.config = config
         self.batch_size = int(batch_size)
@@ -234,6 +240,6 @@ class _Runner:
 
 
 def _input_name(tensor_name: str) -> str:
-    """"serving_default_magnitude:0" or "serve_magnitude:0" -> "magnitude"."""
+    """ "serving_default_magnitude:0" or "serve_magnitude:0" -> "magnitude"."""
     base = tensor_name.split(":")[0]
     return next((name for name in INPUT_NAMES if base.endswith(name)), base)

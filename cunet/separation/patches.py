@@ -48,8 +48,9 @@ def model_rate_signal(source: AudioSource, grid: SignalGrid, model_rate: int, sa
     return out
 
 
-def patch_magnitudes(source: AudioSource, grid: SignalGrid, audio: AudioConfig, layout: PatchLayout,
-                     patches: Span) -> np.ndarray:
+def patch_magnitudes(
+    source: AudioSource, grid: SignalGrid, audio: AudioConfig, layout: PatchLayout, patches: Span
+) -> np.ndarray:
     """Magnitude patches `patches` -> (len(patches), channels, freq_bins, frames) float32."""
     pad = audio.n_fft - audio.hop_length
     start = patches.start * layout.step * audio.hop_length - pad
@@ -61,8 +62,15 @@ def patch_magnitudes(source: AudioSource, grid: SignalGrid, audio: AudioConfig, 
     return np.stack([mags[:, o : o + layout.frames] for o in offsets], axis=1).transpose(1, 0, 3, 2)
 
 
-def patch_masks(estimator: MaskEstimator, source: AudioSource, grid: SignalGrid, audio: AudioConfig,
-                layout: PatchLayout, conditions: list[Optional[np.ndarray]], patches: Span) -> list[np.ndarray]:
+def patch_masks(
+    estimator: MaskEstimator,
+    source: AudioSource,
+    grid: SignalGrid,
+    audio: AudioConfig,
+    layout: PatchLayout,
+    conditions: list[Optional[np.ndarray]],
+    patches: Span,
+) -> list[np.ndarray]:
     """Masks of `patches` for each condition: (len(patches), channels, freq_bins, frames)."""
     mags = patch_magnitudes(source, grid, audio, layout, patches)
     flat = mags.reshape(-1, layout.freq_bins, layout.frames, 1)

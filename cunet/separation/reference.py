@@ -53,8 +53,13 @@ def separate_reference(masks, config, x: np.ndarray, rate: int, instruments, ove
         # 5. full band: interpolated in time and frequency, the top octave's mean above the band
         mask = _interpolate(mask, t, axis=1)
         top = mask[:, :, (layout.freq_bins - 1) // 2 :].mean(axis=-1, keepdims=True)
-        full = np.concatenate([_interpolate(mask, f[inside], axis=2),
-                               np.broadcast_to(top, top.shape[:2] + (int(np.count_nonzero(~inside)),))], -1)
+        full = np.concatenate(
+            [
+                _interpolate(mask, f[inside], axis=2),
+                np.broadcast_to(top, top.shape[:2] + (int(np.count_nonzero(~inside)),)),
+            ],
+            -1,
+        )
         # 6. masked input STFT, inverted at the input's rate; the padding cut off
         out[spec.text] = spectral.istft(spectrum * full, n_fft, hop)[:, pad : pad + len(x)].T
     return out

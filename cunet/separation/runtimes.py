@@ -73,8 +73,11 @@ def resolve_runtime(model: Union[None, str, Path], runtime: str = "auto") -> str
     return "litert" if litert_available() and paired_tflite(path) is not None else "tensorflow"
 
 
-def load_masks(model: Union[None, str, Path], runtime: str = "auto", batch_size: int = 16,
-               ) -> tuple[MaskEstimator, Config]:
+def load_masks(
+    model: Union[None, str, Path],
+    runtime: str = "auto",
+    batch_size: int = 16,
+) -> tuple[MaskEstimator, Config]:
     """(mask estimator, config) of a saved cunet model (None: the embedded default model)."""
     runtime = resolve_runtime(model, runtime)
     path = resolve_model_path(model)

@@ -57,8 +57,15 @@ class Separator:
         >>> sep.separate_file("song.mp3", "separated", ["vocals"])   # {"vocals": .../vocals.wav}
     """
 
-    def __init__(self, masks: MaskEstimator, config: Config, overlap: float = 0.25, block_seconds: float = 5.0,
-                 wiener_iterations: int = 1, spectral_threads: int = 2):
+    def __init__(
+        self,
+        masks: MaskEstimator,
+        config: Config,
+        overlap: float = 0.25,
+        block_seconds: float = 5.0,
+        wiener_iterations: int = 1,
+        spectral_threads: int = 2,
+    ):
         if not 0 <= overlap < 1:
             raise CunetError(f"overlap must be in [0, 1), got {overlap}")
         if not (np.isfinite(block_seconds) and block_seconds > 0):
@@ -76,8 +83,9 @@ class Separator:
         self.last_block_count = 0
 
     @classmethod
-    def load(cls, model_path: Union[None, str, Path] = None, runtime: str = "auto", batch_size: int = 16,
-             **kwargs) -> "Separator":
+    def load(
+        cls, model_path: Union[None, str, Path] = None, runtime: str = "auto", batch_size: int = 16, **kwargs
+    ) -> "Separator":
         """A saved cunet model (`.keras`, or `.tflite` for LiteRT; None: the embedded default
         model), loaded safely for `runtime` ("auto", "litert", "tensorflow" or "jax",
         `cunet.separation.runtimes`); `kwargs` go to the constructor. "auto" takes LiteRT
@@ -111,8 +119,13 @@ class Separator:
         """Blocks `iter_separate` processes such a signal in."""
         return len(self.grid(samples, rate).blocks(self.block_seconds))
 
-    def iter_separate(self, source: AudioSource, instruments: Optional[Sequence[str]] = None, residual: bool = False,
-                      wiener: bool = False) -> Iterator[tuple[int, dict]]:
+    def iter_separate(
+        self,
+        source: AudioSource,
+        instruments: Optional[Sequence[str]] = None,
+        residual: bool = False,
+        wiener: bool = False,
+    ) -> Iterator[tuple[int, dict]]:
         """Separate an `AudioSource` block by block (`instruments` None: all of the model's).
 
         Yields (start, {name: (samples, channels) float32}) with consecutive, gap-free
@@ -131,6 +144,7 @@ class Separator:
         self.last_block_count = 0
 
         with PatchMaskQueue(compute, grid.patches) as queue:
+
             def masks_of(input_frames: Span) -> list[InputMask]:
                 time = TimeMap.of(grid, audio, input_frames)
                 per_spec = queue.get(self.layout.covering(time.model_frames, grid.patches))
@@ -143,8 +157,14 @@ class Separator:
                     self.last_block_count += 1
                     yield stitch(block)
 
-    def separate(self, audio, sample_rate: int, instruments: Optional[Sequence[str]] = None, residual: bool = False,
-                 wiener: bool = False) -> dict:
+    def separate(
+        self,
+        audio,
+        sample_rate: int,
+        instruments: Optional[Sequence[str]] = None,
+        residual: bool = False,
+        wiener: bool = False,
+    ) -> dict:
         """Separate `instruments` from `audio`.
 
         Args:
@@ -165,9 +185,19 @@ class Separator:
                 out[name][start : start + len(y)] = y
         return {name: y[:, 0] for name, y in out.items()} if np.ndim(audio) == 1 else out
 
-    def separate_file(self, path, out_dir, instruments: Optional[Sequence[str]] = None, residual: bool = False,
-                      wiener: bool = False, fmt: str = "wav", overwrite: bool = False, backend: str = "auto",
-                      progress: Union[bool, Callable[[float], None]] = True, **options) -> dict:
+    def separate_file(
+        self,
+        path,
+        out_dir,
+        instruments: Optional[Sequence[str]] = None,
+        residual: bool = False,
+        wiener: bool = False,
+        fmt: str = "wav",
+        overwrite: bool = False,
+        backend: str = "auto",
+        progress: Union[bool, Callable[[float], None]] = True,
+        **options,
+    ) -> dict:
         """Separate an audio file into `out_dir/<song>/<name>.<fmt>` as `cunet separate` does
         (checked first, written atomically, block by block); returns {name: written path}.
         `instruments` None: every instrument of the model; `fmt` wav, flac or mp3;
@@ -175,5 +205,6 @@ class Separator:
         blocks are written; `options`: `wav_bits` (16, 24, 32 = float), `bitrate` (mp3,
         "320k"), `filename` (template, "{track}/{stem}.{ext}"), `skip_existing`. See
         `cunet.separation.files`."""
-        return separate_file(self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress,
-                             **options)
+        return separate_file(
+            self, path, out_dir, instruments, residual, wiener, fmt, overwrite, backend, progress, **options
+        )

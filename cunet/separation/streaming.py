@@ -82,8 +82,9 @@ class MaskedBlock:
     estimates: list
 
 
-def masked_block(source: AudioSource, grid: SignalGrid, frames: Span, masks: list[InputMask],
-                 wiener_iterations: Optional[int]) -> MaskedBlock:
+def masked_block(
+    source: AudioSource, grid: SignalGrid, frames: Span, masks: list[InputMask], wiener_iterations: Optional[int]
+) -> MaskedBlock:
     """Read the block, take its input STFT, apply each mask (or the Wiener filter with
     `wiener_iterations` EM steps, when not None) and invert. Blocks are independent."""
     samples = grid.input_samples(frames)
@@ -98,8 +99,9 @@ def masked_block(source: AudioSource, grid: SignalGrid, frames: Span, masks: lis
     return MaskedBlock(frames, x, [spectral.istft(z, grid.input_n_fft, grid.input_hop) for z in spectra])
 
 
-def masked_blocks(blocks: list[Span], masks_of: Callable[[Span], list[InputMask]], separate: Callable,
-                  threads: int) -> Iterator[MaskedBlock]:
+def masked_blocks(
+    blocks: list[Span], masks_of: Callable[[Span], list[InputMask]], separate: Callable, threads: int
+) -> Iterator[MaskedBlock]:
     """`separate(frames, masks_of(frames))` for every block, `threads` blocks at once, in order.
     `masks_of` runs in the caller's thread, `separate` (e.g. `masked_block`) in the pool."""
     pending = deque()
@@ -134,8 +136,10 @@ class Stitcher:
         grid, pad = self.grid, self.grid.input_pad
         self.count += 1
         start = grid.input_samples(block.frames).start
-        emit = Span(max(start, 0), grid.samples if block.frames.stop == grid.input_frames else
-                    block.frames.stop * grid.input_hop - pad)
+        emit = Span(
+            max(start, 0),
+            grid.samples if block.frames.stop == grid.input_frames else block.frames.stop * grid.input_hop - pad,
+        )
         outputs = {}
         for s, name in enumerate(self.names):
             y = block.estimates[s]

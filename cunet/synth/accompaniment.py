@@ -22,8 +22,9 @@ def _chord_slots(grid: Grid, chords: list[Chord]) -> list[tuple[int, int, Chord]
     return [(i * per, per, chord) for i, chord in enumerate(chords)]
 
 
-def bass_bar(pattern: str, grid: Grid, bar: int, chords: list[Chord], next_chord: Chord, energy: float,
-             rng: np.random.Generator) -> list[Note]:
+def bass_bar(
+    pattern: str, grid: Grid, bar: int, chords: list[Chord], next_chord: Chord, energy: float, rng: np.random.Generator
+) -> list[Note]:
     """One bar of bass following `chords` (pattern one of `BASS_PATTERNS`)."""
     meter = grid.meter
     spb = meter.steps_per_beat
@@ -47,8 +48,11 @@ def bass_bar(pattern: str, grid: Grid, bar: int, chords: list[Chord], next_chord
             half = max(1, spb // 2)
             hits = [(s, half, root + (12 if k % 2 else 0)) for k, s in enumerate(range(first, first + steps, half))]
         else:  # syncopated: a funk figure of roots, octaves and fifths on sixteenths
-            hits = [(s, 1 + int(rng.integers(2)), int(rng.choice((root, root, root + 12, fifth))))
-                    for s in range(first, first + steps) if s == first or rng.random() < 0.35]
+            hits = [
+                (s, 1 + int(rng.integers(2)), int(rng.choice((root, root, root + 12, fifth))))
+                for s in range(first, first + steps)
+                if s == first or rng.random() < 0.35
+            ]
         for step, length, pitch in hits:
             start = grid.time(bar, step) + float(rng.normal(0, 0.004))
             duration = length * grid.step * float(rng.uniform(0.75, 0.95))
@@ -56,8 +60,16 @@ def bass_bar(pattern: str, grid: Grid, bar: int, chords: list[Chord], next_chord
     return notes
 
 
-def comp_bar(role: str, grid: Grid, bar: int, chords: list[Chord], center: int, rhythm: list[int],
-             energy: float, rng: np.random.Generator) -> list[Note]:
+def comp_bar(
+    role: str,
+    grid: Grid,
+    bar: int,
+    chords: list[Chord],
+    center: int,
+    rhythm: list[int],
+    energy: float,
+    rng: np.random.Generator,
+) -> list[Note]:
     """One bar of accompaniment in `role` (one of `ROLES`) around pitch `center`; `rhythm` lists
     the steps of the bar where block chords, strums and stabs hit."""
     notes: list[Note] = []
@@ -86,8 +98,18 @@ def comp_bar(role: str, grid: Grid, bar: int, chords: list[Chord], center: int, 
     return notes
 
 
-def _chord(grid: Grid, bar: int, step: int, steps: int, pitches: list[int], legato: float, base: float,
-           energy: float, rng: np.random.Generator, spread: float = 0.0) -> list[Note]:
+def _chord(
+    grid: Grid,
+    bar: int,
+    step: int,
+    steps: int,
+    pitches: list[int],
+    legato: float,
+    base: float,
+    energy: float,
+    rng: np.random.Generator,
+    spread: float = 0.0,
+) -> list[Note]:
     start = grid.time(bar, step) + float(rng.normal(0, 0.005))
     duration = steps * grid.step * legato
     velocity = _velocity(base, energy, rng)

@@ -37,8 +37,16 @@ def track_count(tracks: int | None, hours: float | None, seconds: float) -> int:
     return DEFAULT_TRACKS
 
 
-def plan(seed: int, count: int, test_fraction: float, seconds: float, train_soundfonts: Sequence[Path],
-         all_soundfonts: Sequence[Path], midi_files: Sequence[Path] = (), sung_share: float = 0.85) -> list[TrackSpec]:
+def plan(
+    seed: int,
+    count: int,
+    test_fraction: float,
+    seconds: float,
+    train_soundfonts: Sequence[Path],
+    all_soundfonts: Sequence[Path],
+    midi_files: Sequence[Path] = (),
+    sung_share: float = 0.85,
+) -> list[TrackSpec]:
     """The specs of `count` tracks: round(count * test_fraction) in test (rendered with every
     SoundFont), the rest in train (with `train_soundfonts`). With `midi_files` the tracks are
     that many files in a seeded order (fewer if there are fewer files)."""
@@ -51,10 +59,18 @@ def plan(seed: int, count: int, test_fraction: float, seconds: float, train_soun
     for split, members in (("test", sources[:tests]), ("train", sources[tests:])):
         fonts = tuple(str(p) for p in (all_soundfonts if split == "test" else train_soundfonts))
         for index, midi in enumerate(members):
-            specs.append(TrackSpec(
-                name=track_name(seed, split, index, midi), split=split, seed=seed, index=index,
-                seconds=seconds, soundfonts=fonts, midi=str(midi) if midi else None, sung_share=sung_share,
-            ))
+            specs.append(
+                TrackSpec(
+                    name=track_name(seed, split, index, midi),
+                    split=split,
+                    seed=seed,
+                    index=index,
+                    seconds=seconds,
+                    soundfonts=fonts,
+                    midi=str(midi) if midi else None,
+                    sung_share=sung_share,
+                )
+            )
     return specs
 
 
@@ -89,8 +105,10 @@ def finished(root: Path, spec: TrackSpec) -> bool:
             f"{folder} exists but is not a track rendered by cunet synth: remove it or use another folder"
         ) from None
     if recorded.get("version") != spec.version:
-        raise CunetError(f"{folder} was rendered by another version of cunet synth (spec version "
-                         f"{recorded.get('version')}, this one renders {spec.version}): use another folder")
+        raise CunetError(
+            f"{folder} was rendered by another version of cunet synth (spec version "
+            f"{recorded.get('version')}, this one renders {spec.version}): use another folder"
+        )
     if TrackSpec.from_dict(recorded) != spec:
         raise CunetError(f"{folder} was rendered with other options (see its track.json): use another folder")
     return True

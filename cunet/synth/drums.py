@@ -34,9 +34,18 @@ _GROOVES = {
 }
 _VELOCITY = {"X": 112, "x": 92, "g": 42}
 # Drum kits of the GM percussion bank: standard, room, power, electronic, TR-808, jazz, brush.
-KITS = {"rock": (0, 16, 8), "pop": (0, 8), "funk": (0, 8, 32), "halftime": (0, 16, 25),
-        "electronic": (24, 25, 0), "ballad": (0, 40, 32), "disco": (0, 25), "shuffle": (0, 32, 40),
-        "waltz": (0, 40), "compound": (0, 8, 40)}
+KITS = {
+    "rock": (0, 16, 8),
+    "pop": (0, 8),
+    "funk": (0, 8, 32),
+    "halftime": (0, 16, 25),
+    "electronic": (24, 25, 0),
+    "ballad": (0, 40, 32),
+    "disco": (0, 25),
+    "shuffle": (0, 32, 40),
+    "waltz": (0, 40),
+    "compound": (0, 8, 40),
+}
 
 
 def styles_for(meter: Meter) -> list[str]:
@@ -44,8 +53,16 @@ def styles_for(meter: Meter) -> list[str]:
     return sorted(style for style, name in _GROOVES if name == meter.name)
 
 
-def drum_bar(style: str, meter: Meter, grid: Grid, bar: int, energy: float, variation: float,
-             rng: np.random.Generator, ride: bool = False) -> list[Note]:
+def drum_bar(
+    style: str,
+    meter: Meter,
+    grid: Grid,
+    bar: int,
+    energy: float,
+    variation: float,
+    rng: np.random.Generator,
+    ride: bool = False,
+) -> list[Note]:
     """One bar of `style` starting at bar index `bar`; `variation` is the chance of each extra or
     dropped kick; `ride` plays the hat line on the ride cymbal (choruses)."""
     kick, snare, hats = _GROOVES[(style, meter.name)]
@@ -53,8 +70,11 @@ def drum_bar(style: str, meter: Meter, grid: Grid, bar: int, energy: float, vari
     step_seconds = grid.bar / steps
     start = grid.time(bar)
     notes = []
-    for key, line in ((KICK, kick), (SNARE if style != "electronic" else CLAP, snare),
-                      (RIDE if ride else CLOSED_HAT, hats)):
+    for key, line in (
+        (KICK, kick),
+        (SNARE if style != "electronic" else CLAP, snare),
+        (RIDE if ride else CLOSED_HAT, hats),
+    ):
         for i, mark in enumerate(line):
             play = mark != "."
             if key == KICK and rng.random() < variation:
@@ -89,8 +109,9 @@ def crash(grid: Grid, bar: int, energy: float, rng: np.random.Generator) -> list
     return [_hit(grid.time(bar), CRASH, 110, energy, rng), _hit(grid.time(bar), KICK, 110, energy, rng)]
 
 
-def percussion_bar(meter: Meter, grid: Grid, bar: int, energy: float, rng: np.random.Generator,
-                   instrument: int) -> list[Note]:
+def percussion_bar(
+    meter: Meter, grid: Grid, bar: int, energy: float, rng: np.random.Generator, instrument: int
+) -> list[Note]:
     """A tambourine or shaker line: eighths (or every step in compound meters), beats accented."""
     per_beat = 2 if not meter.compound else 3
     step = grid.beat / per_beat

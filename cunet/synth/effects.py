@@ -21,8 +21,14 @@ def _db(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _reverb(rng: np.random.Generator, wet: tuple[float, float], room: tuple[float, float]) -> dict:
-    return {"effect": "Reverb", "room_size": _db(rng, *room), "damping": _db(rng, 0.3, 0.7),
-            "wet_level": _db(rng, *wet), "dry_level": 1.0, "width": _db(rng, 0.7, 1.0)}
+    return {
+        "effect": "Reverb",
+        "room_size": _db(rng, *room),
+        "damping": _db(rng, 0.3, 0.7),
+        "wet_level": _db(rng, *wet),
+        "dry_level": 1.0,
+        "width": _db(rng, 0.7, 1.0),
+    }
 
 
 def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
@@ -30,15 +36,35 @@ def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
     chain: list[dict] = []
     if stem == "vocals":
         chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 80, 160)})
-        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -22, -12), "ratio": _db(rng, 2, 5),
-                      "attack_ms": _db(rng, 2, 10), "release_ms": _db(rng, 60, 200)})
+        chain.append(
+            {
+                "effect": "Compressor",
+                "threshold_db": _db(rng, -22, -12),
+                "ratio": _db(rng, 2, 5),
+                "attack_ms": _db(rng, 2, 10),
+                "release_ms": _db(rng, 60, 200),
+            }
+        )
         if rng.random() < 0.4:
-            chain.append({"effect": "Delay", "delay_seconds": _db(rng, 0.18, 0.45), "feedback": _db(rng, 0.15, 0.4),
-                          "mix": _db(rng, 0.08, 0.2)})
+            chain.append(
+                {
+                    "effect": "Delay",
+                    "delay_seconds": _db(rng, 0.18, 0.45),
+                    "feedback": _db(rng, 0.15, 0.4),
+                    "mix": _db(rng, 0.08, 0.2),
+                }
+            )
         chain.append(_reverb(rng, (0.12, 0.32), (0.35, 0.8)))
     elif stem == "drums":
-        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -18, -8), "ratio": _db(rng, 2, 4),
-                      "attack_ms": _db(rng, 5, 20), "release_ms": _db(rng, 50, 150)})
+        chain.append(
+            {
+                "effect": "Compressor",
+                "threshold_db": _db(rng, -18, -8),
+                "ratio": _db(rng, 2, 4),
+                "attack_ms": _db(rng, 5, 20),
+                "release_ms": _db(rng, 50, 150),
+            }
+        )
         if rng.random() < 0.5:
             chain.append({"effect": "LowShelfFilter", "cutoff_frequency_hz": 100.0, "gain_db": _db(rng, -2, 4)})
         chain.append(_reverb(rng, (0.04, 0.16), (0.15, 0.5)))
@@ -49,13 +75,27 @@ def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
             chain.append({"effect": "LowpassFilter", "cutoff_frequency_hz": _db(rng, 1500, 5000)})
         if rng.random() < 0.12:
             chain.append({"effect": "Distortion", "drive_db": _db(rng, 4, 12)})
-        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -20, -10), "ratio": _db(rng, 3, 6),
-                      "attack_ms": _db(rng, 5, 25), "release_ms": _db(rng, 80, 200)})
+        chain.append(
+            {
+                "effect": "Compressor",
+                "threshold_db": _db(rng, -20, -10),
+                "ratio": _db(rng, 3, 6),
+                "attack_ms": _db(rng, 5, 25),
+                "release_ms": _db(rng, 80, 200),
+            }
+        )
     else:
         if rng.random() < 0.5:
             chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 60, 200)})
-        chain.append({"effect": "Compressor", "threshold_db": _db(rng, -20, -10), "ratio": _db(rng, 1.5, 3),
-                      "attack_ms": _db(rng, 5, 30), "release_ms": _db(rng, 80, 250)})
+        chain.append(
+            {
+                "effect": "Compressor",
+                "threshold_db": _db(rng, -20, -10),
+                "ratio": _db(rng, 1.5, 3),
+                "attack_ms": _db(rng, 5, 30),
+                "release_ms": _db(rng, 80, 250),
+            }
+        )
         chain.append(_reverb(rng, (0.08, 0.28), (0.3, 0.85)))
     return chain
 
@@ -69,8 +109,16 @@ def part_chain(part: Part, rng: np.random.Generator) -> list[dict]:
         chain.append({"effect": "Distortion", "drive_db": _db(rng, 8, 26)})
         chain.append({"effect": "LowpassFilter", "cutoff_frequency_hz": _db(rng, 3500, 7000)})
     if part.program in _CHORUSED and rng.random() < 0.5:
-        chain.append({"effect": "Chorus", "rate_hz": _db(rng, 0.4, 2.0), "depth": _db(rng, 0.15, 0.4),
-                      "mix": _db(rng, 0.25, 0.5), "centre_delay_ms": 7.0, "feedback": 0.0})
+        chain.append(
+            {
+                "effect": "Chorus",
+                "rate_hz": _db(rng, 0.4, 2.0),
+                "depth": _db(rng, 0.15, 0.4),
+                "mix": _db(rng, 0.25, 0.5),
+                "centre_delay_ms": 7.0,
+                "feedback": 0.0,
+            }
+        )
     return chain
 
 

@@ -65,9 +65,7 @@ def lyric_lines(
     """Syllables for each phrase: `phrase_lengths[i]` syllables in line i, drawn from a song-sized
     vocabulary (songs repeat their words), a word never split across two lines."""
     words = vocabulary(language)
-    chosen = rng.choice(
-        len(words), size=min(vocabulary_size, len(words)), replace=False
-    )
+    chosen = rng.choice(len(words), size=min(vocabulary_size, len(words)), replace=False)
     song_words = [words[i] for i in chosen]
     lines = []
     for length in phrase_lengths:

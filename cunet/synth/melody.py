@@ -32,8 +32,15 @@ def motif_rhythm(rng: np.random.Generator, steps: int, steps_per_beat: int, dens
     return rhythm or [(0, steps_per_beat * 2)]
 
 
-def phrase_pitches(rng: np.random.Generator, rhythm: Sequence[tuple[int, int]], chords: Sequence[Chord],
-                   key: Key, low: int, high: int, steps_per_beat: int) -> list[int]:
+def phrase_pitches(
+    rng: np.random.Generator,
+    rhythm: Sequence[tuple[int, int]],
+    chords: Sequence[Chord],
+    key: Key,
+    low: int,
+    high: int,
+    steps_per_beat: int,
+) -> list[int]:
     """A pitch per note of `rhythm` (`chords[i]` sounds under note i): chord tones on beats,
     mostly stepwise motion in the scale between them, within [low, high]."""
     scale = sorted(key.pitch_classes())
@@ -63,8 +70,18 @@ def _scale_step(pitch: int, steps: int, scale: Sequence[int]) -> int:
     return pitch
 
 
-def melody(rng: np.random.Generator, grid: Grid, key: Key, chord_at: ChordAt, first_bar: int, bars: int,
-           register: tuple[int, int], energy: float, phrase_bars: int, density: float) -> list[Note]:
+def melody(
+    rng: np.random.Generator,
+    grid: Grid,
+    key: Key,
+    chord_at: ChordAt,
+    first_bar: int,
+    bars: int,
+    register: tuple[int, int],
+    energy: float,
+    phrase_bars: int,
+    density: float,
+) -> list[Note]:
     """A melody over `bars` bars from `first_bar`: phrases of `phrase_bars` bars; the section's
     motif repeats (an answering phrase varies its last notes), each phrase ending in a rest."""
     meter = grid.meter

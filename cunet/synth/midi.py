@@ -43,8 +43,10 @@ def read_song(path: str, seconds: float, rng: np.random.Generator, sung_share: f
         raise MidiError("no notes")
     first = min(n.start for notes in parts.values() for n in notes)
     shift = 0.5 - first
-    kept = {key: [Note(n.start + shift, n.duration, n.pitch, n.velocity) for n in notes if n.start + shift < seconds]
-            for key, notes in parts.items()}
+    kept = {
+        key: [Note(n.start + shift, n.duration, n.pitch, n.velocity) for n in notes if n.start + shift < seconds]
+        for key, notes in parts.items()
+    }
     end = max((n.end for notes in kept.values() for n in notes), default=0.0)
     length = min(seconds, end + 1.0)
     song_parts = _assign(kept, rng, sung_share)
@@ -82,8 +84,9 @@ def _parts(midi) -> tuple[dict, float]:
     if len(notes) > _MAX_PARTS:
         notes = dict(sorted(notes.items(), key=lambda item: -len(item[1]))[:_MAX_PARTS])
     labels = _channel_labels(midi)
-    return {(labels.get(ch, ""), ch, program): sorted(v, key=lambda n: n.start)
-            for (ch, program), v in notes.items()}, float(tempo or 120.0)
+    return {
+        (labels.get(ch, ""), ch, program): sorted(v, key=lambda n: n.start) for (ch, program), v in notes.items()
+    }, float(tempo or 120.0)
 
 
 def _channel_labels(midi) -> dict:
@@ -126,8 +129,9 @@ def _assign(parts: dict, rng: np.random.Generator, sung_share: float) -> list[Pa
             sung = program not in VOICE_PROGRAMS and rng.random() < sung_share
             if not sung and program not in VOICE_PROGRAMS:  # unsung melodies still sound like voices
                 program = int(rng.choice(sorted(VOICE_PROGRAMS)))
-            result.append(Part(label or "melody", "vocals", 0 if sung else program, tuple(notes),
-                               sung=sung, role="lead"))
+            result.append(
+                Part(label or "melody", "vocals", 0 if sung else program, tuple(notes), sung=sung, role="lead")
+            )
         elif program in VOICE_PROGRAMS:  # choirs and voice pads are voices, as in MUSDB18's vocals
             result.append(Part(label or "voices", "vocals", program, tuple(notes), role="midi voices"))
         elif program in BASS_PROGRAMS:

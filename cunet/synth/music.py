@@ -91,8 +91,14 @@ def compose(rng: np.random.Generator, length: float, sung_share: float = 0.85) -
     parts += _other_parts(rng, grid, sections, chords_by_bar, key)
     parts += _vocal_parts(rng, grid, key, sections, chords_by_bar, plays["vocals"], sung_share)
     return Song(
-        length=length, parts=tuple(p for p in parts if p.notes), tempo=grid.tempo, key=key.name,
-        mode=key.mode, meter=meter.name, style=style, sections=tuple(s for s, _, _ in sections),
+        length=length,
+        parts=tuple(p for p in parts if p.notes),
+        tempo=grid.tempo,
+        key=key.name,
+        mode=key.mode,
+        meter=meter.name,
+        style=style,
+        sections=tuple(s for s, _, _ in sections),
     )
 
 
@@ -122,14 +128,16 @@ def _bass_part(rng, grid, sections, chords_by_bar, plays) -> Part:
     program = int(rng.choice(BASS_PROGRAMS))
     pattern = str(rng.choice(accompaniment.BASS_PATTERNS))
     # the song's pattern, though a section type now and then has its own (a busier chorus...)
-    by_section = {name: pattern if rng.random() < 0.7 else str(rng.choice(accompaniment.BASS_PATTERNS))
-                  for name in _ENERGY}
+    by_section = {
+        name: pattern if rng.random() < 0.7 else str(rng.choice(accompaniment.BASS_PATTERNS)) for name in _ENERGY
+    }
     notes = []
     for (section, first, bars), on in zip(sections, plays, strict=True):
         for bar in range(first, first + bars) if on else ():
             following = chords_by_bar[min(bar + 1, len(chords_by_bar) - 1)][0]
-            notes += accompaniment.bass_bar(by_section[section.name], grid, bar, chords_by_bar[bar], following,
-                                            section.energy, rng)
+            notes += accompaniment.bass_bar(
+                by_section[section.name], grid, bar, chords_by_bar[bar], following, section.energy, rng
+            )
     return Part("bass", "bass", program, tuple(notes), role=pattern)
 
 
@@ -147,17 +155,29 @@ def _other_parts(rng, grid, sections, chords_by_bar, key: Key) -> list[Part]:
         if role == "counter":
             for (section, first, bars), on in zip(sections, plays, strict=True):
                 if on:
-                    notes += melody(rng, grid, key, _chord_lookup(chords_by_bar, grid), first, bars, (67, 86),
-                                    section.energy * 0.8, 2, 0.2)
+                    notes += melody(
+                        rng,
+                        grid,
+                        key,
+                        _chord_lookup(chords_by_bar, grid),
+                        first,
+                        bars,
+                        (67, 86),
+                        section.energy * 0.8,
+                        2,
+                        0.2,
+                    )
         else:
             center = _CENTERS[role] + int(rng.integers(-3, 4))
             rhythm = accompaniment.comp_rhythm(role, grid, rng)
-            rhythms = {name: rhythm if rng.random() < 0.6 else accompaniment.comp_rhythm(role, grid, rng)
-                       for name in _ENERGY}
+            rhythms = {
+                name: rhythm if rng.random() < 0.6 else accompaniment.comp_rhythm(role, grid, rng) for name in _ENERGY
+            }
             for (section, first, bars), on in zip(sections, plays, strict=True):
                 for bar in range(first, first + bars) if on else ():
-                    notes += accompaniment.comp_bar(role, grid, bar, chords_by_bar[bar], center,
-                                                    rhythms[section.name], section.energy, rng)
+                    notes += accompaniment.comp_bar(
+                        role, grid, bar, chords_by_bar[bar], center, rhythms[section.name], section.energy, rng
+                    )
         parts.append(Part(f"{role}", "other", program, tuple(sorted(notes, key=lambda n: n.start)), role=role))
     return parts
 
@@ -185,8 +205,18 @@ def _vocal_parts(rng, grid, key, sections, chords_by_bar, plays, sung_share) -> 
         # a section's melody is drawn from a generator kept per section name: choruses repeat
         seed = by_name.setdefault(section.name, np.random.default_rng(int(rng.integers(2**32))))
         state = seed.bit_generator.state
-        lead += melody(seed, grid, key, _chord_lookup(chords_by_bar, grid), first, bars, register,
-                       section.energy, phrase_bars, density)
+        lead += melody(
+            seed,
+            grid,
+            key,
+            _chord_lookup(chords_by_bar, grid),
+            first,
+            bars,
+            register,
+            section.energy,
+            phrase_bars,
+            density,
+        )
         seed.bit_generator.state = state
     sung = bool(rng.random() < sung_share)
     program = 0 if sung else int(rng.choice(VOICE_PROGRAMS))

@@ -20,8 +20,13 @@ from cunet.synth.song import DRUM_KIT_BANK, Part
 RATE = 44100
 BLOCK = 64  # FluidSynth's internal block: events take effect on block boundaries
 DEBIAN_PACKAGES = "sudo apt-get install fluidsynth fluid-soundfont-gm"
-_SETTINGS = {"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.dynamic-sample-loading": 1,
-             "synth.polyphony": 256, "synth.cpu-cores": 1}
+_SETTINGS = {
+    "synth.reverb.active": 0,
+    "synth.chorus.active": 0,
+    "synth.dynamic-sample-loading": 1,
+    "synth.polyphony": 256,
+    "synth.cpu-cores": 1,
+}
 _GAIN = 0.5
 _DRUM_CHANNEL = 9
 _QUIET_LOG_LEVELS = (2, 3, 4)  # FLUID_WARN, FLUID_INFO, FLUID_DBG; errors still print
@@ -42,7 +47,8 @@ def import_fluidsynth():
         raise FluidSynthError(f"the FluidSynth library is missing ({error}): {DEBIAN_PACKAGES}") from None
     lib, pointer, integer = fluidsynth._fl, ctypes.c_void_p, ctypes.c_int
     prototypes = {
-        "new_fluid_synth": (pointer, [pointer]), "delete_fluid_synth": (None, [pointer]),
+        "new_fluid_synth": (pointer, [pointer]),
+        "delete_fluid_synth": (None, [pointer]),
         "fluid_synth_get_sfont_by_id": (pointer, [pointer, integer]),
         "fluid_synth_add_sfont": (integer, [pointer, pointer]),
         "fluid_synth_remove_sfont": (integer, [pointer, pointer]),
@@ -124,8 +130,10 @@ def _select(lib, synth, sfid: int, part: Part, path: str) -> tuple[int, int, int
     for program in (part.program, 0):
         if lib.fluid_synth_program_select(synth, channel, sfid, bank, program) == 0:
             return channel, bank, program
-    raise FluidSynthError(f"SoundFont {path} has neither bank {bank} program {part.program} nor program 0 "
-                          "of that bank: give General MIDI SoundFonts")
+    raise FluidSynthError(
+        f"SoundFont {path} has neither bank {bank} program {part.program} nor program 0 "
+        "of that bank: give General MIDI SoundFonts"
+    )
 
 
 def _events(part: Part, samples: int) -> list[tuple[int, int, int, int]]:

@@ -52,9 +52,20 @@ def render_one(task: tuple) -> tuple[str, str]:
         return "skipped", str(error)
 
 
-def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: float, seed: int,
-                   test_fraction: float, soundfonts: Sequence[str] | None, exclude: Sequence[str] | None,
-                   midi: str | None, sung_share: float, jobs: int | None, progress: bool) -> str:
+def render_dataset(
+    out: Path,
+    tracks: int | None,
+    hours: float | None,
+    seconds: float,
+    seed: int,
+    test_fraction: float,
+    soundfonts: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    midi: str | None,
+    sung_share: float,
+    jobs: int | None,
+    progress: bool,
+) -> str:
     """Render the planned tracks missing from `out`; returns a one-line summary."""
     from tqdm import tqdm
 
@@ -66,8 +77,7 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
     fonts = resolve_soundfonts(soundfonts)
     train_fonts = held_out(fonts, exclude)
     count = track_count(tracks, hours, seconds)
-    specs = plan(seed, count, test_fraction, seconds, train_fonts, fonts,
-                 midi_files(midi) if midi else (), sung_share)
+    specs = plan(seed, count, test_fraction, seconds, train_fonts, fonts, midi_files(midi) if midi else (), sung_share)
     if out.exists() and not out.is_dir():
         raise CunetError(f"OUT {out} is a file, not a folder")
     swept = sweep_partials(out, specs)
@@ -84,8 +94,10 @@ def render_dataset(out: Path, tracks: int | None, hours: float | None, seconds: 
                 bar.update()
     finally:
         bar.close()
-    return (f"{out}: {counts['written']} songs written, {counts['exists']} already there, "
-            f"{counts['skipped']} MIDI files skipped" + (f", {swept} partial folders swept" if swept else ""))
+    return (
+        f"{out}: {counts['written']} songs written, {counts['exists']} already there, "
+        f"{counts['skipped']} MIDI files skipped" + (f", {swept} partial folders swept" if swept else "")
+    )
 
 
 def from_json(path: Path, out: Path) -> tuple[Path, str]:

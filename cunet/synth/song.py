@@ -27,8 +27,13 @@ class Part:
 
     def describe(self) -> dict:
         return {
-            "name": self.name, "stem": self.stem, "program": self.program, "drums": self.drums,
-            "sung": self.sung, "role": self.role, "notes": len(self.notes),
+            "name": self.name,
+            "stem": self.stem,
+            "program": self.program,
+            "drums": self.drums,
+            "sung": self.sung,
+            "role": self.role,
+            "notes": len(self.notes),
         }
 
 
@@ -60,8 +65,13 @@ class Song:
 
     def describe(self) -> dict:
         return {
-            "length": round(self.length, 3), "tempo": round(self.tempo, 2), "key": self.key,
-            "mode": self.mode, "meter": self.meter, "style": self.style, "source": self.source,
+            "length": round(self.length, 3),
+            "tempo": round(self.tempo, 2),
+            "key": self.key,
+            "mode": self.mode,
+            "meter": self.meter,
+            "style": self.style,
+            "source": self.source,
             "sections": [
                 {"name": s.name, "start": round(s.start, 3), "end": round(s.end, 3), "energy": s.energy}
                 for s in self.sections

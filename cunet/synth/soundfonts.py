@@ -32,8 +32,9 @@ def resolve_soundfonts(given: Sequence[str] | None) -> list[Path]:
         return _unique(check_soundfont(Path(p).expanduser()) for p in given)
     present = [Path(p) for p in DEFAULT_SOUNDFONTS if Path(p).exists()]
     if not present:
-        raise FluidSynthError(f"no General MIDI SoundFont found (looked for {DEFAULT_SOUNDFONTS[0]}): "
-                              f"{DEBIAN_PACKAGES}")
+        raise FluidSynthError(
+            f"no General MIDI SoundFont found (looked for {DEFAULT_SOUNDFONTS[0]}): {DEBIAN_PACKAGES}"
+        )
     return _unique(check_soundfont(p) for p in present)
 
 

@@ -51,8 +51,10 @@ class TrackSpec:
         if unknown:
             raise CunetError(f"unknown track spec key {unknown[0]!r} (known: {', '.join(sorted(known))})")
         if data.get("version", SPEC_VERSION) != SPEC_VERSION:
-            raise CunetError(f"track spec version {data.get('version')} is not {SPEC_VERSION}: "
-                             "render it with the cunet that wrote it")
+            raise CunetError(
+                f"track spec version {data.get('version')} is not {SPEC_VERSION}: "
+                "render it with the cunet that wrote it"
+            )
         values = dict(data)
         values["soundfonts"] = tuple(values.get("soundfonts", ()))
         return cls(**values)
@@ -111,14 +113,18 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
         stems[stem] *= np.float32(staging)
         stems[stem] = effects.apply(chain, stems[stem], RATE)
         mixing.widen(stems[stem], width)
-        stem_info[stem] = {"soundfont": soundfont_of[stem], "input_gain": round(staging, 6), "effects": chain,
-                           "width": width}
+        stem_info[stem] = {
+            "soundfont": soundfont_of[stem],
+            "input_gain": round(staging, 6),
+            "effects": chain,
+            "width": width,
+        }
     offsets = {stem: round(float(np.clip(mix.normal(0.0, 1.0), -2.0, 2.0)), 2) for stem in STEMS}
     gains = mixing.balance(stems, RATE, offsets)
     fade = mixing.fade_out(stems["vocals"].shape[1], RATE)
     for stem in STEMS:
         stems[stem] *= np.float32(gains[stem])
-        stems[stem][:, stems[stem].shape[1] - len(fade):] *= fade
+        stems[stem][:, stems[stem].shape[1] - len(fade) :] *= fade
     peak = mixing.mixture_peak(stems)
     common = mixing.PEAK / peak if peak > mixing.PEAK else 1.0
     for stem in STEMS:
@@ -126,8 +132,11 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
         stem_info[stem]["gain"] = round(gains[stem] * common, 6)
         stem_info[stem]["level_db"] = mixing.STEM_LEVELS_DB[stem] + offsets[stem]  # relative to the vocals
     info = {
-        "spec": spec.to_dict(), "rate": RATE, "song": song.describe() | {"parts": part_info},
-        "stems": stem_info, "voice": voice.to_dict() if voice is not None else None,
+        "spec": spec.to_dict(),
+        "rate": RATE,
+        "song": song.describe() | {"parts": part_info},
+        "stems": stem_info,
+        "voice": voice.to_dict() if voice is not None else None,
         "common_gain": round(common, 6),
     }
     return RenderedTrack(stems=stems, info=info)
@@ -143,8 +152,7 @@ def _voice(spec: TrackSpec, song: Song):
     return voice, in_range(sung[0].notes, voice)[0].pitch - sung[0].notes[0].pitch
 
 
-def _part_audio(part: Part, soundfont: str, samples: int, voice, shift: int,
-                rng: np.random.Generator) -> np.ndarray:
+def _part_audio(part: Part, soundfont: str, samples: int, voice, shift: int, rng: np.random.Generator) -> np.ndarray:
     """The part's dry audio: (2, samples) float32 from FluidSynth, (1, samples) for the voice."""
     if not part.sung:
         return bank().render(part, soundfont, samples)

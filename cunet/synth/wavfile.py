@@ -20,12 +20,19 @@ def write_float_wav(path: Path, audio: np.ndarray | list[np.ndarray], rate: int)
     arrays = audio if isinstance(audio, list) else [audio]
     channels, frames = arrays[0].shape
     size = frames * channels * 4
-    header = b"".join([
-        b"RIFF", struct.pack("<I", 4 + 26 + 12 + 8 + size), b"WAVE",
-        b"fmt ", struct.pack("<IHHIIHHH", 18, _IEEE_FLOAT, channels, rate, rate * 4 * channels, 4 * channels, 32, 0),
-        b"fact", struct.pack("<II", 4, frames),
-        b"data", struct.pack("<I", size),
-    ])
+    header = b"".join(
+        [
+            b"RIFF",
+            struct.pack("<I", 4 + 26 + 12 + 8 + size),
+            b"WAVE",
+            b"fmt ",
+            struct.pack("<IHHIIHHH", 18, _IEEE_FLOAT, channels, rate, rate * 4 * channels, 4 * channels, 32, 0),
+            b"fact",
+            struct.pack("<II", 4, frames),
+            b"data",
+            struct.pack("<I", size),
+        ]
+    )
     with open(path, "wb") as f:
         f.write(header)
         for start in range(0, frames, _BLOCK):

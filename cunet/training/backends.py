@@ -31,8 +31,10 @@ def select_keras_backend(name: Optional[str]) -> None:
     if "keras" in sys.modules:
         current = sys.modules["keras"].backend.backend()
         if current != name:
-            raise CunetError(f"Keras is already loaded with the {current} backend; set "
-                             f"KERAS_BACKEND={name} before Keras (or TensorFlow) is imported")
+            raise CunetError(
+                f"Keras is already loaded with the {current} backend; set "
+                f"KERAS_BACKEND={name} before Keras (or TensorFlow) is imported"
+            )
         return
     os.environ["KERAS_BACKEND"] = name
 
@@ -63,8 +65,10 @@ def run_strategy(name: str):
     if backend == "tensorflow":
         return select_strategy(name)
     if name not in ("auto", "default"):
-        raise TrainingError(f"--strategy {name} is a tf.distribute strategy, TensorFlow only: the "
-                            f"{backend} backend trains on one device (use --strategy auto or default)")
+        raise TrainingError(
+            f"--strategy {name} is a tf.distribute strategy, TensorFlow only: the "
+            f"{backend} backend trains on one device (use --strategy auto or default)"
+        )
     return SingleDevice()
 
 

@@ -128,9 +128,7 @@ def _cached_tracks(out_dir: Path, config: Config) -> dict:
             f"{config_hash(config)}: choose another --out folder"
         )
     return {
-        t["name"]: {"file": t["file"], "length": t["length"]}
-        for t in old["tracks"]
-        if (out_dir / t["file"]).is_file()
+        t["name"]: {"file": t["file"], "length": t["length"]} for t in old["tracks"] if (out_dir / t["file"]).is_file()
     }
 
 
@@ -207,8 +205,9 @@ def prepare_cache(
     from tqdm import tqdm
 
     tasks = [(s, config, out_dir, audio_backend) for s in sources if s.name not in cached]
-    bar = tqdm(total=len(sources), initial=len(sources) - len(tasks), desc="caching tracks", unit="track",
-               disable=not progress)
+    bar = tqdm(
+        total=len(sources), initial=len(sources) - len(tasks), desc="caching tracks", unit="track", disable=not progress
+    )
     for source in sources:
         if source.name in cached and on_track:
             on_track(source.name, False)

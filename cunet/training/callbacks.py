@@ -83,8 +83,11 @@ def export_best_tflite(out_dir: Path) -> Optional[Path]:
         return best.with_suffix(".tflite")
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     reason = lines[-1].strip() if lines else f"exit code {result.returncode}"
-    print(f"cunet train: warning: {best.with_suffix('.tflite').name} not written "
-          f"(separation will use TensorFlow): {reason}", file=sys.stderr)
+    print(
+        f"cunet train: warning: {best.with_suffix('.tflite').name} not written "
+        f"(separation will use TensorFlow): {reason}",
+        file=sys.stderr,
+    )
     return None
 
 
@@ -140,10 +143,12 @@ class RunState(keras.callbacks.Callback):
             "weights": weights,
             "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
             "callbacks": {
-                "early_stopping": {"wait": int(es.wait), "best": _num(es.best),
-                                   "best_epoch": int(es.best_epoch)},
-                "reduce_lr": {"wait": int(lr.wait), "best": _num(lr.best),
-                              "cooldown_counter": int(lr.cooldown_counter)},
+                "early_stopping": {"wait": int(es.wait), "best": _num(es.best), "best_epoch": int(es.best_epoch)},
+                "reduce_lr": {
+                    "wait": int(lr.wait),
+                    "best": _num(lr.best),
+                    "cooldown_counter": int(lr.cooldown_counter),
+                },
                 "checkpoints": {"best": _num(self.checkpoints.best)},
             },
         }
@@ -194,9 +199,9 @@ class ReplicaStatisticsSync(keras.callbacks.Callback):
         if strategy is None or strategy.num_replicas_in_sync == 1:
             return
         if self._sync is None:
-            self._sync = _mean_over_replicas(strategy, [
-                v.value for v in self.model.non_trainable_variables if v.value.dtype.is_floating
-            ])
+            self._sync = _mean_over_replicas(
+                strategy, [v.value for v in self.model.non_trainable_variables if v.value.dtype.is_floating]
+            )
         self._sync()
 
 

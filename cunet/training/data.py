@@ -35,9 +35,9 @@ import numpy as np
 import tensorflow as tf
 
 from cunet.audio import spectral
+from cunet.config import Config
 from cunet.training.cache import Cache, CacheError, open_cache
 from cunet.training.conditions import condition_table
-from cunet.config import Config
 from cunet.training.stembank import StemBank
 
 
@@ -193,9 +193,7 @@ def training_dataset(
         mixture, target = render_batch(draws)
         return _element(config, mixture, draws["condition"], target)
 
-    dataset = tf.data.Dataset.range(2**62).map(
-        make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
+    dataset = tf.data.Dataset.range(2**62).map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -71,9 +71,7 @@ def select_strategy(name: str = "auto"):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if tf_config is None:
-        raise TrainingError(
-            "--strategy multiworker needs TF_CONFIG describing the cluster (see docs/training.md)"
-        )
+        raise TrainingError("--strategy multiworker needs TF_CONFIG describing the cluster (see docs/training.md)")
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

@@ -87,9 +87,13 @@ class TrainResult:
     model: object = field(default=None, repr=False, compare=False)
 
 
-
-def training_model(config: Config, run_dir: Union[str, Path], state: Optional[dict], jit: bool = False,
-                   init: Optional[InitModel] = None):
+def training_model(
+    config: Config,
+    run_dir: Union[str, Path],
+    state: Optional[dict],
+    jit: bool = False,
+    init: Optional[InitModel] = None,
+):
     """(model, trainer) a run starts from: the U-Net or C-U-Net of `config` and the compiled
     `cunet.training.step.waveform_model` around it that `fit` trains on waveform batches;
     fresh (with the weights of `init` when given), or restored from a resume `state`
@@ -104,8 +108,11 @@ def training_model(config: Config, run_dir: Union[str, Path], state: Optional[di
     trainer = waveform_model(model, config, jit_compile=bool(jit) or keras_backend() == "jax")
     if state:
         trainer.optimizer.build(trainer.trainable_variables)
-        load_weights_either_form(trainer, Path(run_dir).expanduser() / RESUME_DIR / state["weights"],
-                                 lambda: waveform_model(other_form(model, config), config))
+        load_weights_either_form(
+            trainer,
+            Path(run_dir).expanduser() / RESUME_DIR / state["weights"],
+            lambda: waveform_model(other_form(model, config), config),
+        )
         trainer.optimizer.learning_rate.assign(state["learning_rate"])
     return model, trainer
 
@@ -149,8 +156,14 @@ def train(
     run_dir = Path(run_dir).expanduser()
     scratch = None
     if chief:
-        out_dir = prepare_run_dir(run_dir, config, command or [], strategy_label(dist),
-                                  dist.num_replicas_in_sync, init_model.record() if init_model else None)
+        out_dir = prepare_run_dir(
+            run_dir,
+            config,
+            command or [],
+            strategy_label(dist),
+            dist.num_replicas_in_sync,
+            init_model.record() if init_model else None,
+        )
     else:
         out_dir = scratch = Path(tempfile.mkdtemp(prefix=f"cunet-worker{index}-"))
     try:
@@ -160,8 +173,9 @@ def train(
             if chief:
                 export_best_tflite(run_dir)  # a run finished before best.tflite existed
             best = state["callbacks"]["checkpoints"]["best"]
-            return TrainResult(run_dir, initial_epoch, initial_epoch,
-                               best if has_valid and best != float("inf") else None, {}, False)
+            return TrainResult(
+                run_dir, initial_epoch, initial_epoch, best if has_valid and best != float("inf") else None, {}, False
+            )
         if chief:
             trim_csv(run_dir / CSV_FILE, initial_epoch)
         run = _Run(config, cache, dist, index, workers, run_dir, out_dir, state, has_valid, init_model)
@@ -189,22 +203,26 @@ def _check_loss(config: Config) -> None:
     try:
         keras.losses.get(config.training.loss)
     except ValueError:
-        raise TrainingError(f"training.loss: {config.training.loss!r} is not a Keras loss "
-                            "(e.g. mean_absolute_error, mean_squared_error, huber)") from None
+        raise TrainingError(
+            f"training.loss: {config.training.loss!r} is not a Keras loss "
+            "(e.g. mean_absolute_error, mean_squared_error, huber)"
+        ) from None
 
 
 def _check_replicas(config: Config, dist) -> None:
     if config.training.batch_size % dist.num_replicas_in_sync:
-        raise TrainingError(f"batch size {config.training.batch_size} is not divisible by the "
-                            f"{dist.num_replicas_in_sync} replicas")
+        raise TrainingError(
+            f"batch size {config.training.batch_size} is not divisible by the {dist.num_replicas_in_sync} replicas"
+        )
 
 
 def _tensorboard_available() -> bool:
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        print("cunet train: tensorboard is not installed: no TensorBoard logs "
-              "(pip install tensorboard)", file=sys.stderr)
+        print(
+            "cunet train: tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", file=sys.stderr
+        )
         return False
     return True
 
@@ -240,12 +258,12 @@ class _Run:
         per_worker_batch = t.batch_size // self.workers
         # each worker draws its own examples; a resumed run does not replay the first batches
         seed = t.seed + 1000 * self.index + self.initial_epoch
-        train_data = data.training_dataset(self.config, self.cache, batch_size=per_worker_batch,
-                                           seed=seed).with_options(options)
+        train_data = data.training_dataset(
+            self.config, self.cache, batch_size=per_worker_batch, seed=seed
+        ).with_options(options)
         if not self.has_valid:
             return train_data, None
-        valid_data = data.validation_dataset(self.config, self.cache,
-                                             batch_size=per_worker_batch).with_options(options)
+        valid_data = data.validation_dataset(self.config, self.cache, batch_size=per_worker_batch).with_options(options)
         if t.validation_steps:
             valid_data = valid_data.take(t.validation_steps)
         # the validation chunks are the same every epoch: gather them once
@@ -257,28 +275,32 @@ class _Run:
 
         t = self.config.training
         monitor = "val_loss" if self.has_valid else "loss"
-        early_stopping = keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=t.early_stopping_patience, verbose=1
-        )
+        early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=t.early_stopping_patience, verbose=1)
         reduce_lr = keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=t.reduce_lr_factor, patience=t.reduce_lr_patience,
-            min_lr=t.min_learning_rate, min_delta=0.0, verbose=1,
+            monitor=monitor,
+            factor=t.reduce_lr_factor,
+            patience=t.reduce_lr_patience,
+            min_lr=t.min_learning_rate,
+            min_delta=0.0,
+            verbose=1,
         )
         checkpoints = ModelCheckpoints(model, self.config, self.out_dir, monitor=monitor)
-        every = [ReplicaStatisticsSync(), keras.callbacks.CSVLogger(str(self.out_dir / CSV_FILE), append=True),
-                 early_stopping, reduce_lr, checkpoints]
+        every = [
+            ReplicaStatisticsSync(),
+            keras.callbacks.CSVLogger(str(self.out_dir / CSV_FILE), append=True),
+            early_stopping,
+            reduce_lr,
+            checkpoints,
+        ]
         if tensorboard and _tensorboard_available():
-            every.append(keras.callbacks.TensorBoard(str(self.out_dir / "logs"), write_graph=False,
-                                                     profile_batch=0))
+            every.append(keras.callbacks.TensorBoard(str(self.out_dir / "logs"), write_graph=False, profile_batch=0))
         time_limit = TimeLimit(time_limit_s) if time_limit_s else None
         if time_limit:
             every.append(time_limit)
         every.append(RunState(self.out_dir, early_stopping, reduce_lr, checkpoints, self.state))
-        return {"all": every, "early_stopping": early_stopping, "checkpoints": checkpoints,
-                "time_limit": time_limit}
+        return {"all": every, "early_stopping": early_stopping, "checkpoints": checkpoints, "time_limit": time_limit}
 
-    def fit(self, mixed_precision, jit: bool, verbose, tensorboard: bool,
-            time_limit_s: Optional[float]) -> TrainResult:
+    def fit(self, mixed_precision, jit: bool, verbose, tensorboard: bool, time_limit_s: Optional[float]) -> TrainResult:
         import keras
 
         t = self.config.training
@@ -296,15 +318,27 @@ class _Run:
                 verbose = 1 if sys.stdout.isatty() else 2
             with self.dist.scope(), multi_worker_keras_fixes(trainer, self.workers > 1):
                 history = trainer.fit(
-                    train_data, steps_per_epoch=t.steps_per_epoch, epochs=t.epochs,
-                    initial_epoch=self.initial_epoch, validation_data=valid_data,
-                    callbacks=callbacks["all"], verbose=verbose, shuffle=False,
+                    train_data,
+                    steps_per_epoch=t.steps_per_epoch,
+                    epochs=t.epochs,
+                    initial_epoch=self.initial_epoch,
+                    validation_data=valid_data,
+                    callbacks=callbacks["all"],
+                    verbose=verbose,
+                    shuffle=False,
                 ).history
         finally:
             keras.config.set_dtype_policy(previous_policy)
         best = callbacks["checkpoints"].best
         best = best if best != float("inf") and self.has_valid else None
         time_limit = callbacks["time_limit"]
-        return TrainResult(self.run_dir, self.initial_epoch, self.initial_epoch + len(history.get("loss", [])),
-                           best, history, bool(callbacks["early_stopping"].stopped_epoch),
-                           bool(time_limit and time_limit.stopped), model)
+        return TrainResult(
+            self.run_dir,
+            self.initial_epoch,
+            self.initial_epoch + len(history.get("loss", [])),
+            best,
+            history,
+            bool(callbacks["early_stopping"].stopped_epoch),
+            bool(time_limit and time_limit.stopped),
+            model,
+        )

@@ -34,8 +34,14 @@ RESUME_DIR = "resume"
 STATE_FILE = "state.json"
 
 
-def prepare_run_dir(run_dir: Union[str, Path], config: Config, command: list[str], strategy_name: str,
-                    replicas: int, init: Optional[dict] = None) -> Path:
+def prepare_run_dir(
+    run_dir: Union[str, Path],
+    config: Config,
+    command: list[str],
+    strategy_name: str,
+    replicas: int,
+    init: Optional[dict] = None,
+) -> Path:
     """Create `run_dir`, write `config.yaml` and append this start to `run.json` (with
     `init`, the model a fresh run starts from, when given).
 
@@ -58,8 +64,10 @@ def prepare_run_dir(run_dir: Union[str, Path], config: Config, command: list[str
                 f"{run_dir} holds a run of a different config ({config_path}); "
                 "use another --out, or the same config and options to resume it"
             )
-        print(f"cunet train: {run_dir} held no finished epoch of another config: "
-              "starting it afresh with this one", file=sys.stderr)
+        print(
+            f"cunet train: {run_dir} held no finished epoch of another config: starting it afresh with this one",
+            file=sys.stderr,
+        )
         fresh_config = True
     save_config(config, config_path)
     _append_start(run_dir / RUN_FILE, config, command, strategy_name, replicas, init, fresh_config)
@@ -82,8 +90,15 @@ def has_finished_epochs(run_dir: Union[str, Path]) -> bool:
     return any((run_dir / name).exists() for name in (f"{RESUME_DIR}/{STATE_FILE}", LAST_MODEL, BEST_MODEL))
 
 
-def _append_start(run_path: Path, config: Config, command: list[str], strategy_name: str,
-                  replicas: int, init: Optional[dict], drop_earlier: bool) -> None:
+def _append_start(
+    run_path: Path,
+    config: Config,
+    command: list[str],
+    strategy_name: str,
+    replicas: int,
+    init: Optional[dict],
+    drop_earlier: bool,
+) -> None:
     import keras
     import tensorflow as tf
 

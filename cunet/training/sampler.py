@@ -59,8 +59,12 @@ class HostBank:
         tracks = [t for t in cache.split(split) if t.length >= length]
         if not tracks:
             raise CacheError(f"the cache in {cache.root} has no {split} track of at least {length} samples")
-        return cls([cache.read_track(t, mmap=False) for t in tracks], [t.name for t in tracks],
-                   offset_block(config), config.data.storage)
+        return cls(
+            [cache.read_track(t, mmap=False) for t in tracks],
+            [t.name for t in tracks],
+            offset_block(config),
+            config.data.storage,
+        )
 
     @property
     def n_tracks(self) -> int:
@@ -138,8 +142,12 @@ def sample_draws(rng: np.random.Generator, batch_size: int, bank: HostBank, conf
 
     low, high = data.gain_db_range
     gain = np.power(np.float32(10.0), (low + (high - low) * uniform(shape)) / np.float32(20.0))
-    return {"track": track.astype(np.int32), "offset": offset.astype(np.int32),
-            "gain": gain.astype(np.float32), "condition": condition}
+    return {
+        "track": track.astype(np.int32),
+        "offset": offset.astype(np.int32),
+        "gain": gain.astype(np.float32),
+        "condition": condition,
+    }
 
 
 def render(bank: HostBank, draws: dict, config: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -156,8 +164,9 @@ def element(config: Config, mixture, condition, target):
     return ((mixture, condition), target) if config.conditioned else (mixture, target)
 
 
-def training_batches(config: Config, bank: HostBank, batch_size: Optional[int] = None,
-                     seed: Optional[int] = None) -> Iterator[tuple]:
+def training_batches(
+    config: Config, bank: HostBank, batch_size: Optional[int] = None, seed: Optional[int] = None
+) -> Iterator[tuple]:
     """An endless, seeded stream of training batches (`data.training_dataset`'s structure)."""
     batch_size = int(batch_size or config.training.batch_size)
     rng = np.random.default_rng(config.training.seed if seed is None else int(seed))

@@ -49,8 +49,15 @@ class StemBank:
         track_lengths: (n_tracks,) int32 tensor, length of each track in samples.
     """
 
-    def __init__(self, names: Sequence[str], lengths: Sequence[int], n_stems: int,
-                 read: Callable[[int], np.ndarray], block: int, storage: str = "float32"):
+    def __init__(
+        self,
+        names: Sequence[str],
+        lengths: Sequence[int],
+        n_stems: int,
+        read: Callable[[int], np.ndarray],
+        block: int,
+        storage: str = "float32",
+    ):
         if not names:
             raise CunetError("no tracks to draw examples from")
         if storage not in STORAGE_TYPES:
@@ -74,16 +81,17 @@ class StemBank:
             self.track_lengths = tf.constant(lengths.astype(np.int32))
 
     @classmethod
-    def from_arrays(cls, arrays: Sequence[np.ndarray], names: Sequence[str], block: int,
-                    storage: str = "float32") -> "StemBank":
+    def from_arrays(
+        cls, arrays: Sequence[np.ndarray], names: Sequence[str], block: int, storage: str = "float32"
+    ) -> "StemBank":
         """A bank of in-memory (samples, S) arrays."""
-        return cls(names, [len(a) for a in arrays], arrays[0].shape[1] if arrays else 0,
-                   lambda i: arrays[i], block, storage)
+        return cls(
+            names, [len(a) for a in arrays], arrays[0].shape[1] if arrays else 0, lambda i: arrays[i], block, storage
+        )
 
     def handle(self):
         """The bank's variable, opened by name (inside a function: no capture of the data)."""
-        return tf.raw_ops.VarHandleOp(dtype=self.dtype, shape=[None, self.block],
-                                      shared_name=self.name, container="")
+        return tf.raw_ops.VarHandleOp(dtype=self.dtype, shape=[None, self.block], shared_name=self.name, container="")
 
     def _write(self, track: np.ndarray, start: int) -> None:
         """Write one track's (samples, S) stems into its rows, in place."""

@@ -64,8 +64,9 @@ def keras_magnitude(waveform, audio: AudioConfig):
     waveform (..., samples) float32 -> (..., frames, n_fft // 2) float32.
     """
     ops = keras.ops
-    real, imag = ops.stft(ops.cast(waveform, "float32"), audio.n_fft, audio.hop_length, audio.n_fft,
-                          window="hann", center=False)
+    real, imag = ops.stft(
+        ops.cast(waveform, "float32"), audio.n_fft, audio.hop_length, audio.n_fft, window="hann", center=False
+    )
     bins = audio.n_fft // 2  # the Nyquist bin is dropped
     real, imag = real[..., :bins], imag[..., :bins]
     return ops.sqrt(real * real + imag * imag) / spectral.magnitude_scale(audio.n_fft)
@@ -96,4 +97,3 @@ def waveform_model(model: keras.Model, config: Config, **compile_kwargs) -> kera
     loss = PatchLoss(config.training.loss, config.audio, config.patch.freq_bins)
     compile_model(trainer, config, loss=loss, **compile_kwargs)
     return trainer
-

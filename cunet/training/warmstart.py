@@ -43,8 +43,10 @@ def read_init_model(path: Union[str, Path], config: Config) -> InitModel:
     theirs = read_model_config(path)
     differing = differing_keys(theirs, config)
     if differing:
-        shown = ", ".join(f"{key} ({_value(theirs, key)!r} in the model, {_value(config, key)!r} in the config)"
-                          for key in differing[:4])
+        shown = ", ".join(
+            f"{key} ({_value(theirs, key)!r} in the model, {_value(config, key)!r} in the config)"
+            for key in differing[:4]
+        )
         more = f" and {len(differing) - 4} more" if len(differing) > 4 else ""
         raise TrainingError(f"--init {path}: not the architecture of this config: {shown}{more} differ")
     model, _ = load_model(path)
@@ -61,7 +63,10 @@ def init_for_run(path, config: Config, run_dir: Path) -> Optional[InitModel]:
     if path is None:
         return None
     if read_resume_state(run_dir) is not None:
-        print(f"cunet train: {run_dir} resumes from its last finished epoch: --init {path} is ignored "
-              "(the run's checkpoint holds newer weights)", file=sys.stderr)
+        print(
+            f"cunet train: {run_dir} resumes from its last finished epoch: --init {path} is ignored "
+            "(the run's checkpoint holds newer weights)",
+            file=sys.stderr,
+        )
         return None
     return read_init_model(path, config)

@@ -52,7 +52,7 @@ def test_a_transposed_view_is_written_channel_by_channel(tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path):
-    with pytest.raises(Exception):
+    with pytest.raises(AudioError):
         write_audio(tmp_path / "x.wav", np.zeros((10, 2), np.float32), 0)
     assert list(tmp_path.iterdir()) == []
 
@@ -115,8 +115,23 @@ def test_stem_mp4_reads_the_mixture_stream(tmp_path):
     other = write_audio(tmp_path / "o.wav", 0.01 * _sine(880.0, 44100, 1.0, 2), 44100)
     stem = tmp_path / "track.stem.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(mixture), "-i", str(other), "-map", "0:a", "-map", "1:a",
-         "-c:a", "aac", str(stem)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(mixture),
+            "-i",
+            str(other),
+            "-map",
+            "0:a",
+            "-map",
+            "1:a",
+            "-c:a",
+            "aac",
+            str(stem),
+        ],
         check=True,
     )
     y, rate = read_audio(stem)

@@ -14,11 +14,11 @@ import soundfile as sf
 
 from cunet.audio.reading import open_audio, read_audio, resolve_backend
 from cunet.audio.tfio import tfio_status
-from cunet.training.cache import open_cache, prepare_cache
 from cunet.cli import main
 from cunet.config import load_config
 from cunet.model.files import save_model
 from cunet.model.unet import build_model
+from cunet.training.cache import open_cache, prepare_cache
 from musdb_fixtures import make_musdb_root
 
 TFIO_OK, TFIO_REASON = tfio_status()
@@ -50,8 +50,18 @@ def test_unusable_tfio_falls_back_with_one_line_notice(tmp_path, capsys):
     config = load_config("tiny")
     model = save_model(build_model(config), config, tmp_path / "tiny.keras")
     song(tmp_path)
-    argv = ["separate", str(tmp_path / "song.wav"), "--model", str(model), "-i", "vocals",
-            "--out-dir", str(tmp_path / "out"), "--audio-backend", "tfio"]
+    argv = [
+        "separate",
+        str(tmp_path / "song.wav"),
+        "--model",
+        str(model),
+        "-i",
+        "vocals",
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--audio-backend",
+        "tfio",
+    ]
     assert main(argv) == 0
     notices = [line for line in capsys.readouterr().err.splitlines() if "notice" in line]
     assert len(notices) == 1 and "audio backend tfio unavailable" in notices[0]
@@ -91,8 +101,18 @@ def test_separation_is_the_same_with_both_backends(tmp_path):
     song(tmp_path)
     outputs = {}
     for backend in ("soundfile", "tfio"):
-        argv = ["separate", str(tmp_path / "song.flac"), "--model", str(model), "-i", "vocals",
-                "--out-dir", str(tmp_path / backend), "--audio-backend", backend]
+        argv = [
+            "separate",
+            str(tmp_path / "song.flac"),
+            "--model",
+            str(model),
+            "-i",
+            "vocals",
+            "--out-dir",
+            str(tmp_path / backend),
+            "--audio-backend",
+            backend,
+        ]
         assert main(argv) == 0
         outputs[backend] = sf.read(tmp_path / backend / "song" / "vocals.wav")[0]
     np.testing.assert_array_equal(outputs["soundfile"], outputs["tfio"])

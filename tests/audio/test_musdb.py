@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musdb_fixtures import MUSDB_ORDER, make_musdb_root, synth_stems
-
 from cunet import musdb
 from cunet.musdb import MusdbError, discover_tracks, read_stems, read_track
+from musdb_fixtures import MUSDB_ORDER, make_musdb_root, synth_stems
 
 
 def test_one_stem_order_and_the_stem_mp4_streams():
@@ -48,10 +47,10 @@ def test_discovery_sorted_limited_and_decoded_in_stem_order(tmp_path, layout):
 
 def _best_correlation(decoded, truth, segment=8192, start=8192):
     """Largest normalized correlation of a segment of `truth` with `decoded` over delays 0..4096."""
-    b = truth[start:start + segment]
+    b = truth[start : start + segment]
     values = []
     for delay in range(0, 4096, 2):
-        a = decoded[start + delay:start + delay + segment]
+        a = decoded[start + delay : start + delay + segment]
         values.append(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
     return max(values)
 
@@ -95,8 +94,12 @@ def test_a_stem_file_with_other_than_five_streams_is_refused(tmp_path):
     (tmp_path / "root" / "train").mkdir(parents=True)
     stems = synth_stems(0.5, 44100, seed=3)
     data = np.stack([stems["drums"], stems["bass"], stems["vocals"]])  # three streams, no mixture
-    stempeg.write_stems(str(tmp_path / "root" / "train" / "Short - Song.stem.mp4"), data, sample_rate=44100,
-                        writer=stempeg.StreamsWriter(codec="aac", bitrate=128000))
+    stempeg.write_stems(
+        str(tmp_path / "root" / "train" / "Short - Song.stem.mp4"),
+        data,
+        sample_rate=44100,
+        writer=stempeg.StreamsWriter(codec="aac", bitrate=128000),
+    )
     track = discover_tracks(tmp_path / "root", "train")[0]
     with pytest.raises(MusdbError, match=r"3 audio streams, a MUSDB18 \.stem\.mp4 has 5 \(mixture, drums"):
         read_stems(track)

@@ -43,7 +43,9 @@ def test_info_bad_inputs_one_line_exit_2(tmp_path, capsys):
 def test_python_dash_m_and_fast_help():
     result = subprocess.run(
         [sys.executable, "-c", "import sys, cunet.cli; cunet.cli.build_parser(); print('tensorflow' in sys.modules)"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip() == "False"  # --help never imports TensorFlow
     result = subprocess.run([sys.executable, "-m", "cunet", "--version"], capture_output=True, text=True)

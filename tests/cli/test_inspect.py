@@ -8,8 +8,8 @@ import pytest
 
 from cunet.cli import main
 from cunet.config import load_config
-from cunet.model.film_analysis import film_parameters
 from cunet.model.files import save_model
+from cunet.model.film_analysis import film_parameters
 from cunet.model.unet import build_model, film_sizes
 
 
@@ -32,14 +32,11 @@ def test_table_has_every_parameter_and_instruments_differ(tiny_cunet, tmp_path, 
     sizes = film_sizes(config)  # complex FiLM: one γ, β per channel (4, 8, 16)
     assert len(rows) == len(config.instruments) * sum(sizes)
     keys = {(r["instrument"], int(r["layer"]), int(r["channel"])) for r in rows}
-    assert keys == {
-        (name, layer, c) for name in config.instruments for layer, n in enumerate(sizes) for c in range(n)
-    }
+    assert keys == {(name, layer, c) for name in config.instruments for layer, n in enumerate(sizes) for c in range(n)}
     values = np.array([[float(r["gamma"]), float(r["beta"])] for r in rows])
     assert np.all(np.isfinite(values))
     gamma = {
-        name: np.array([float(r["gamma"]) for r in rows if r["instrument"] == name])
-        for name in config.instruments
+        name: np.array([float(r["gamma"]) for r in rows if r["instrument"] == name]) for name in config.instruments
     }
     for i, a in enumerate(config.instruments):
         for b in config.instruments[i + 1 :]:

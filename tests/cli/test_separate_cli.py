@@ -50,19 +50,35 @@ def _fails(capsys, argv, match):
 def test_separates_files_and_folders_at_their_own_rate_and_channels(tmp_path, model_file, capsys):
     a = _song(tmp_path / "in" / "a.wav", rate=48000, channels=2)
     b = _song(tmp_path / "in" / "sub" / "b.flac", rate=22050, channels=1)
-    code = main([
-        str(tmp_path / "in"), "--model", str(model_file), "-i", "vocals", "-i", "vocals+drums",
-        "--residual", "--out-dir", str(tmp_path / "out"), "--format", "flac",
-    ])
+    code = main(
+        [
+            str(tmp_path / "in"),
+            "--model",
+            str(model_file),
+            "-i",
+            "vocals",
+            "-i",
+            "vocals+drums",
+            "--residual",
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--format",
+            "flac",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     for src, name in ((a, "a"), (b, "b")):
         info_in = sf.info(src)
         for stem in ("vocals", "vocals+drums", "residual"):
             info = sf.info(tmp_path / "out" / name / f"{stem}.flac")
             assert (info.samplerate, info.channels, info.frames) == (
-                info_in.samplerate, info_in.channels, info_in.frames)
+                info_in.samplerate,
+                info_in.channels,
+                info_in.frames,
+            )
     assert _tree(tmp_path / "out") == sorted(
-        ["a", "b"] + [f"{n}/{s}.flac" for n in "ab" for s in ("residual", "vocals", "vocals+drums")])
+        ["a", "b"] + [f"{n}/{s}.flac" for n in "ab" for s in ("residual", "vocals", "vocals+drums")]
+    )
 
 
 def test_six_channels_and_wiener(tmp_path, model_file, capsys):
@@ -97,14 +113,22 @@ def test_existing_outputs_need_overwrite(tmp_path, model_file, capsys):
 
 # ----------------------------------------------------------------- bad input
 def test_missing_path(tmp_path, model_file, capsys):
-    _fails(capsys, [str(tmp_path / "nope.wav"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "input not found")
+    _fails(
+        capsys,
+        [str(tmp_path / "nope.wav"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")],
+        "input not found",
+    )
     assert not (tmp_path / "o").exists()
 
 
 def test_folder_without_audio(tmp_path, model_file, capsys):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "readme.txt").write_text("hi")
-    _fails(capsys, [str(tmp_path / "docs"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "no audio files")
+    _fails(
+        capsys,
+        [str(tmp_path / "docs"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")],
+        "no audio files",
+    )
 
 
 def test_text_file_named_wav(tmp_path, model_file, capsys):
@@ -118,20 +142,29 @@ def test_truncated_wav_and_nothing_written_for_the_good_one(tmp_path, model_file
     good = _song(tmp_path / "in" / "good.wav")
     bad = _song(tmp_path / "in" / "bad.wav")
     bad.write_bytes(bad.read_bytes()[:5000])
-    _fails(capsys, [str(good), str(bad), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "truncated")
+    _fails(
+        capsys,
+        [str(good), str(bad), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")],
+        "truncated",
+    )
     assert not (tmp_path / "o").exists()
 
 
 def test_zero_samples(tmp_path, model_file, capsys):
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros((0, 2)), 44100)
-    _fails(capsys, [str(empty), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "0 samples")
+    _fails(
+        capsys, [str(empty), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "0 samples"
+    )
 
 
 def test_shorter_than_one_frame_still_works(tmp_path, model_file, capsys):
     src = tmp_path / "click.wav"
     sf.write(src, np.full((5, 2), 0.5, np.float32), 44100, subtype="FLOAT")
-    assert main([str(src), "--model", str(model_file), "-i", "vocals", "--residual", "--out-dir", str(tmp_path / "o")]) == 0
+    assert (
+        main([str(src), "--model", str(model_file), "-i", "vocals", "--residual", "--out-dir", str(tmp_path / "o")])
+        == 0
+    )
     y, _ = sf.read(tmp_path / "o" / "click" / "vocals.wav")
     r, _ = sf.read(tmp_path / "o" / "click" / "residual.wav")
     assert y.shape == (5, 2) and np.allclose(y + r, 0.5, atol=1e-6)
@@ -140,7 +173,9 @@ def test_shorter_than_one_frame_still_works(tmp_path, model_file, capsys):
 def test_all_zero_audio_gives_no_nan(tmp_path, model_file, capsys):
     src = tmp_path / "silence.wav"
     sf.write(src, np.zeros((20000, 2), np.float32), 44100)
-    assert main([str(src), "--model", str(model_file), "-i", "vocals", "--wiener", "--out-dir", str(tmp_path / "o")]) == 0
+    assert (
+        main([str(src), "--model", str(model_file), "-i", "vocals", "--wiener", "--out-dir", str(tmp_path / "o")]) == 0
+    )
     y, _ = sf.read(tmp_path / "o" / "silence" / "vocals.wav")
     assert np.all(np.isfinite(y)) and not np.any(y)
 
@@ -151,7 +186,9 @@ def test_nan_or_inf_samples(tmp_path, model_file, capsys, value):
     x[500, 1] = value
     src = tmp_path / "broken.wav"
     sf.write(src, x, 44100, subtype="FLOAT")
-    _fails(capsys, [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "NaN or Inf")
+    _fails(
+        capsys, [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "NaN or Inf"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -159,7 +196,9 @@ def test_nan_or_inf_samples(tmp_path, model_file, capsys, value):
 def test_all_rates_mono_and_stereo(tmp_path, model_file, capsys, rate):
     mono = _song(tmp_path / "mono.wav", rate=rate, channels=1, seconds=0.4)
     stereo = _song(tmp_path / "stereo.wav", rate=rate, channels=2, seconds=0.4)
-    assert main([str(mono), str(stereo), "--model", str(model_file), "-i", "drums", "--out-dir", str(tmp_path / "o")]) == 0
+    assert (
+        main([str(mono), str(stereo), "--model", str(model_file), "-i", "drums", "--out-dir", str(tmp_path / "o")]) == 0
+    )
     for src in (mono, stereo):
         a, b = sf.info(src), sf.info(tmp_path / "o" / src.stem / "drums.wav")
         assert (b.samplerate, b.channels, b.frames) == (a.samplerate, a.channels, a.frames)
@@ -167,21 +206,32 @@ def test_all_rates_mono_and_stereo(tmp_path, model_file, capsys, rate):
 
 def test_unknown_instrument_lists_valid_ones(tmp_path, model_file, capsys):
     src = _song(tmp_path / "s.wav", seconds=0.2)
-    _fails(capsys, [str(src), "--model", str(model_file), "-i", "guitar", "--out-dir", str(tmp_path / "o")],
-           "valid instruments: bass, drums, other, vocals")
+    _fails(
+        capsys,
+        [str(src), "--model", str(model_file), "-i", "guitar", "--out-dir", str(tmp_path / "o")],
+        "valid instruments: bass, drums, other, vocals",
+    )
 
 
 def test_output_folder_not_writable(tmp_path, model_file, capsys):
     src = _song(tmp_path / "s.wav", seconds=0.2)
     blocker = tmp_path / "file"
     blocker.write_text("a regular file")
-    _fails(capsys, [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(blocker / "out")], "cannot write to output folder")
+    _fails(
+        capsys,
+        [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(blocker / "out")],
+        "cannot write to output folder",
+    )
 
 
 def test_output_path_equal_to_an_input(tmp_path, model_file, capsys):
     src = _song(tmp_path / "vocals" / "vocals.wav", seconds=0.2)
     before = src.read_bytes()
-    _fails(capsys, [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path), "--overwrite"], "is one of the inputs")
+    _fails(
+        capsys,
+        [str(src), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path), "--overwrite"],
+        "is one of the inputs",
+    )
     assert src.read_bytes() == before
 
 
@@ -189,7 +239,9 @@ def test_corrupt_model_file(tmp_path, model_file, capsys):
     src = _song(tmp_path / "s.wav", seconds=0.2)
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(model_file.read_bytes()[:2000])
-    _fails(capsys, [str(src), "--model", str(corrupt), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "corrupt.keras")
+    _fails(
+        capsys, [str(src), "--model", str(corrupt), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "corrupt.keras"
+    )
 
 
 def test_model_with_lambda_layer_is_refused(tmp_path, capsys):
@@ -201,7 +253,11 @@ def test_model_with_lambda_layer_is_refused(tmp_path, capsys):
     unsafe = save_model(keras.Model(x, y), config, tmp_path / "unsafe.keras")
     assert "cunet-config.yaml" in zipfile.ZipFile(unsafe).namelist()
     src = _song(tmp_path / "s.wav", seconds=0.2)
-    _fails(capsys, [str(src), "--model", str(unsafe), "-i", "vocals", "--out-dir", str(tmp_path / "o")], "refused by safe loading")
+    _fails(
+        capsys,
+        [str(src), "--model", str(unsafe), "-i", "vocals", "--out-dir", str(tmp_path / "o")],
+        "refused by safe loading",
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -215,7 +271,15 @@ def test_missing_default_model(tmp_path, monkeypatch, capsys):
 
 def test_folder_input_skips_earlier_results_inside_it(tmp_path, model_file, capsys):
     _song(tmp_path / "music" / "song.wav", seconds=0.3)
-    argv = [str(tmp_path / "music"), "--model", str(model_file), "-i", "vocals", "--out-dir", str(tmp_path / "music" / "separated")]
+    argv = [
+        str(tmp_path / "music"),
+        "--model",
+        str(model_file),
+        "-i",
+        "vocals",
+        "--out-dir",
+        str(tmp_path / "music" / "separated"),
+    ]
     assert main(argv) == 0
     assert main(argv + ["--overwrite"]) == 0  # separated/song/vocals.wav is not a new input
     assert _tree(tmp_path / "music") == ["separated", "separated/song", "separated/song/vocals.wav", "song.wav"]
@@ -239,8 +303,19 @@ def test_skip_existing_resumes_an_interrupted_batch(tmp_path, model_file, capsys
 @pytest.mark.slow
 def test_musdb_mini_stem_file_end_to_end(tmp_path, model_file, musdb_mini, capsys):
     track = sorted((musdb_mini / "test").glob("*.stem.mp4"))[0]
-    argv = [str(track), "--model", str(model_file), "-i", "vocals", "--residual", "--wiener",
-            "--out-dir", str(tmp_path / "out"), "--format", "flac"]
+    argv = [
+        str(track),
+        "--model",
+        str(model_file),
+        "-i",
+        "vocals",
+        "--residual",
+        "--wiener",
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--format",
+        "flac",
+    ]
     assert main(argv) == 0, capsys.readouterr().err
     from cunet.audio.reading import read_audio
 

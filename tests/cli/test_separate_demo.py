@@ -50,4 +50,8 @@ def test_demo_with_the_embedded_model_runs_litert_and_says_what_the_model_is(tmp
     out = capsys.readouterr().out
     assert "runtime litert" in out and "synthetic" in out and "cunet train" in out
     assert sorted(p.name for p in (tmp_path / "out" / "clip").iterdir()) == [
-        "mixture.wav", "residual.wav", "spectrogram.png", "vocals.wav"]
+        "mixture.wav",
+        "residual.wav",
+        "spectrogram.png",
+        "vocals.wav",
+    ]

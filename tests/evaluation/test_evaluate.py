@@ -11,17 +11,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musdb_fixtures import make_musdb_root
-
-from cunet.evaluation import EvaluationError
-from cunet.evaluation import run as evaluation_run
-from cunet.evaluation.methods import Method, irm_method, mixture_method
-from cunet.evaluation.run import evaluate_musdb, run_evaluation
-from cunet.evaluation.scoring import METRICS, read_track_scores, track_json_path
-from cunet.evaluation.baselines import ideal_ratio_mask_estimates
 from cunet.audio.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
+from cunet.evaluation import EvaluationError
+from cunet.evaluation import run as evaluation_run
+from cunet.evaluation.baselines import ideal_ratio_mask_estimates
+from cunet.evaluation.methods import Method, irm_method, mixture_method
+from cunet.evaluation.run import evaluate_musdb, run_evaluation
+from cunet.evaluation.scoring import METRICS, read_track_scores, track_json_path
+from musdb_fixtures import make_musdb_root
 
 TARGETS = ["vocals", "drums", "bass", "other"]
 
@@ -87,14 +86,17 @@ def test_outputs_long_csv_summary_and_museval_json(scored):
     stored = read_track_scores(track_json_path(out, "oracle-irm", "test", track), TARGETS)
     assert len(stored["vocals"]["SDR"]) == 2  # 2 s track: two 1 s frames
     csv_score = next(
-        float(r["score"]) for r in rows
+        float(r["score"])
+        for r in rows
         if r["method"] == "oracle-irm" and r["target"] == "vocals" and r["metric"] == "SDR"
     )
     assert csv_score == pytest.approx(np.nanmedian(stored["vocals"]["SDR"]), abs=1e-3)
     summary = _read_csv(out / "summary.csv")
     assert len(summary) == 3 * 4 * 4
     assert {(r["method"], r["parameters"]) for r in summary} == {
-        ("truth", "0"), ("baseline-mixture", "0"), ("oracle-irm", "0")
+        ("truth", "0"),
+        ("baseline-mixture", "0"),
+        ("oracle-irm", "0"),
     }
     md = (out / "summary.md").read_text()
     assert "| baseline-mixture | baseline | 0 |" in md and "## SDR" in md
@@ -131,10 +133,18 @@ def test_scores_of_another_model_under_the_same_name_are_refused(tmp_path):
 def test_stems_layout_baselines_through_cli(tmp_path, capsys):
     root = make_musdb_root(tmp_path / "root", "stems", {"test": 1}, seconds=2.0)
     out = tmp_path / "out"
-    code = main([
-        "evaluate", "--musdb-root", str(root), "--out", str(out), "--targets", "vocals,bass",
-        "--no-progress",
-    ])
+    code = main(
+        [
+            "evaluate",
+            "--musdb-root",
+            str(root),
+            "--out",
+            str(out),
+            "--targets",
+            "vocals,bass",
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     rows = _read_csv(out / "results.csv")
     assert len(rows) == 2 * 1 * 2 * 4
@@ -156,10 +166,19 @@ def test_silent_target_gives_nan_frames_not_a_crash(tmp_path, capsys):
     sf.write(folder / "vocals.wav", stems["vocals"], rate, subtype="FLOAT")
     sf.write(folder / "mixture.wav", sum(stems.values()), rate, subtype="FLOAT")
     out = tmp_path / "out"
-    code = main([
-        "evaluate", "--musdb-root", str(root), "--is-wav", "--out", str(out),
-        "--targets", "vocals,bass", "--no-progress",
-    ])
+    code = main(
+        [
+            "evaluate",
+            "--musdb-root",
+            str(root),
+            "--is-wav",
+            "--out",
+            str(out),
+            "--targets",
+            "vocals,bass",
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     rows = _read_csv(out / "results.csv")
     assert len(rows) == 2 * 2 * 4

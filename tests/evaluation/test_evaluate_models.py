@@ -5,16 +5,15 @@ import csv
 import numpy as np
 import pytest
 
-from musdb_fixtures import make_musdb_root
-
-from cunet.evaluation.methods import dedicated_method, model_method
-from cunet.musdb import STEMS, TrackAudio
 from cunet.audio.spectral import input_stft_settings
 from cunet.cli import main
 from cunet.config import load_config
+from cunet.evaluation.methods import dedicated_method, model_method
 from cunet.model.files import save_model
 from cunet.model.unet import build_model
+from cunet.musdb import STEMS, TrackAudio
 from cunet.separation.separator import Separator
+from musdb_fixtures import make_musdb_root
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +36,23 @@ def test_model_and_dedicated_end_to_end(models, tmp_path, capsys):
     root = make_musdb_root(tmp_path / "root", "wav", {"test": 1}, seconds=2.0, rate=16000)
     out = tmp_path / "out"
     argv = [
-        "evaluate", "--musdb-root", str(root), "--is-wav", "--out", str(out),
-        "--model", str(models["cunet"]),
-        "--dedicated", f"vocals={models['vocals']}", "--dedicated", f"bass={models['bass']}",
-        "--targets", "vocals,bass", "--baselines", "none", "--no-progress",
+        "evaluate",
+        "--musdb-root",
+        str(root),
+        "--is-wav",
+        "--out",
+        str(out),
+        "--model",
+        str(models["cunet"]),
+        "--dedicated",
+        f"vocals={models['vocals']}",
+        "--dedicated",
+        f"bass={models['bass']}",
+        "--targets",
+        "vocals,bass",
+        "--baselines",
+        "none",
+        "--no-progress",
     ]
     assert main(argv) == 0, capsys.readouterr().err
     with open(out / "results.csv", newline="") as f:
@@ -94,10 +106,20 @@ def test_oracle_masks_on_the_separators_grid(models):
 def test_mismatched_models_are_refused(models, tmp_path, capsys, extra, message):
     root = make_musdb_root(tmp_path / "root", "wav", {"test": 1}, seconds=1.0, rate=8000)
     extra = [a.format(**{k: str(v) for k, v in models.items()}) for a in extra]
-    code = main([
-        "evaluate", "--musdb-root", str(root), "--is-wav", "--out", str(tmp_path / "out"),
-        "--targets", "vocals,bass", "--no-progress", *extra,
-    ])
+    code = main(
+        [
+            "evaluate",
+            "--musdb-root",
+            str(root),
+            "--is-wav",
+            "--out",
+            str(tmp_path / "out"),
+            "--targets",
+            "vocals,bass",
+            "--no-progress",
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 

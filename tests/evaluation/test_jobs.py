@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from musdb_fixtures import make_musdb_root
-
 from cunet.cli import main
 from cunet.config import load_config
 from cunet.evaluation.methods import mixture_method
@@ -18,6 +16,7 @@ from cunet.evaluation.run import run_evaluation, worker_bytes
 from cunet.musdb import discover_tracks, track_length
 from cunet.parallel import WorkerError, default_jobs, parallel_map, threads_per_job
 from cunet.training.cache import MANIFEST, prepare_cache
+from musdb_fixtures import make_musdb_root
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = "vocals,bass"
@@ -25,14 +24,16 @@ TARGETS = "vocals,bass"
 
 def _files(folder: Path, pattern: str) -> dict:
     """{relative path: bytes} of the visible files matching `pattern` under `folder`."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob(pattern))
-            if not p.name.startswith(".")}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob(pattern)) if not p.name.startswith(".")
+    }
 
 
 def _start(argv: list) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen([sys.executable, "-m", "cunet", *argv], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cunet", *argv], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def _children(pid: int) -> list:
@@ -106,8 +107,15 @@ def test_prepare_jobs_equal_one_job(tmp_path):
     events = {}
     for jobs in (1, 2):
         seen = events[jobs] = []
-        prepare_cache(root, config, tmp_path / f"cache-{jobs}", is_wav=True, progress=False, jobs=jobs,
-                      on_track=lambda name, written, seen=seen: seen.append((name, written)))
+        prepare_cache(
+            root,
+            config,
+            tmp_path / f"cache-{jobs}",
+            is_wav=True,
+            progress=False,
+            jobs=jobs,
+            on_track=lambda name, written, seen=seen: seen.append((name, written)),
+        )
     assert sorted(events[1]) == sorted(events[2]) and len(events[1]) == 4
     one, two = _files(tmp_path / "cache-1", "*"), _files(tmp_path / "cache-2", "*")
     assert one == two and len(one) == 5  # four .npy and the manifest, byte for byte
@@ -148,8 +156,20 @@ def model(tmp_path_factory):
 
 
 def _evaluate(root: Path, out: Path, jobs: int, *extra) -> list:
-    return ["evaluate", "--musdb-root", str(root), "--is-wav", "--out", str(out), "--targets", TARGETS,
-            "--no-progress", "--jobs", str(jobs), *extra]
+    return [
+        "evaluate",
+        "--musdb-root",
+        str(root),
+        "--is-wav",
+        "--out",
+        str(out),
+        "--targets",
+        TARGETS,
+        "--no-progress",
+        "--jobs",
+        str(jobs),
+        *extra,
+    ]
 
 
 def _frame_scores(data: bytes) -> list:

@@ -84,8 +84,10 @@ def test_the_low_rate_warning_is_one_line_on_the_command_line(tmp_path, capsys):
     path = tiny_with(tmp_path, {"audio": {"sample_rate": 1000}})
     assert main(["info", "--config", str(path)]) == 0
     err = capsys.readouterr().err.strip()
-    assert err == ("cunet info: warning: audio.sample_rate 1000 Hz is too low for music "
-                   "(below 4000 Hz: nothing above 500 Hz is kept)")
+    assert err == (
+        "cunet info: warning: audio.sample_rate 1000 Hz is too low for music "
+        "(below 4000 Hz: nothing above 500 Hz is kept)"
+    )
 
 
 def test_yaml_python_tag_is_refused_and_runs_nothing(tmp_path, capsys):
@@ -102,6 +104,8 @@ def test_unknown_loss_is_refused_before_the_run_folder(tmp_path, cache_dir, caps
     path = tiny_with(tmp_path, {"training": {"loss": "mean_absolute_eror"}})
     assert main(["train", "--config", str(path), "--data", str(cache_dir), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("cunet train: error: training.loss: 'mean_absolute_eror' is not a Keras loss "
-                   "(e.g. mean_absolute_error, mean_squared_error, huber)")
+    assert err == (
+        "cunet train: error: training.loss: 'mean_absolute_eror' is not a Keras loss "
+        "(e.g. mean_absolute_error, mean_squared_error, huber)"
+    )
     assert not (tmp_path / "run").exists()

@@ -57,10 +57,18 @@ def first_holding(tree, key):
 def smuggled(marker):
     """Configs that would create `marker` if Keras called what they name."""
     return {
-        "os.system": {"module": "os", "class_name": "system", "config": {"command": f"touch {marker}"},
-                      "registered_name": None},
-        "subprocess.Popen": {"module": "subprocess", "class_name": "Popen",
-                             "config": {"args": ["touch", str(marker)]}, "registered_name": None},
+        "os.system": {
+            "module": "os",
+            "class_name": "system",
+            "config": {"command": f"touch {marker}"},
+            "registered_name": None,
+        },
+        "subprocess.Popen": {
+            "module": "subprocess",
+            "class_name": "Popen",
+            "config": {"args": ["touch", str(marker)]},
+            "registered_name": None,
+        },
     }
 
 
@@ -102,11 +110,11 @@ def one_line_error(capsys, argv):
 
 
 @pytest.mark.parametrize("dialect, kind, callable_name", CASES)
-def test_smuggled_callable_is_refused_naming_the_file_and_nothing_runs(tmp_path, files, capsys, dialect, kind,
-                                                                        callable_name):
+def test_smuggled_callable_is_refused_naming_the_file_and_nothing_runs(
+    tmp_path, files, capsys, dialect, kind, callable_name
+):
     marker = tmp_path / "ran"
-    path = rewritten(files[dialect], tmp_path / "tampered.keras", "config.json",
-                     tamper(kind, callable_name, marker))
+    path = rewritten(files[dialect], tmp_path / "tampered.keras", "config.json", tamper(kind, callable_name, marker))
     err = one_line_error(capsys, ["info", "--model", str(path)])
     assert err.startswith(f"cunet info: error: {path}: cannot load model: refused by safe loading"), err
     assert callable_name in err and "could not be deserialized" not in err
@@ -116,8 +124,12 @@ def test_smuggled_callable_is_refused_naming_the_file_and_nothing_runs(tmp_path,
 @pytest.mark.parametrize("command", ["info", "inspect"])
 def test_embedded_config_with_a_python_tag_is_refused_and_runs_nothing(tmp_path, files, capsys, command):
     marker = tmp_path / "ran"
-    path = rewritten(files["unet"], tmp_path / "tagged.keras", CONFIG_MEMBER,
-                     lambda data: f"name: !!python/object/apply:os.system ['touch {marker}']\n".encode() + data)
+    path = rewritten(
+        files["unet"],
+        tmp_path / "tagged.keras",
+        CONFIG_MEMBER,
+        lambda data: f"name: !!python/object/apply:os.system ['touch {marker}']\n".encode() + data,
+    )
     out = ["--out", str(tmp_path / "film")] if command == "inspect" else []
     err = one_line_error(capsys, [command, "--model", str(path), *out])
     assert f"{path}: embedded config is not valid YAML" in err

@@ -26,8 +26,20 @@ def test_corrected_config_reuses_the_folder_of_a_failed_first_start(tmp_path, ca
         raise TrainingError("the first start fails after writing its run folder")
 
     monkeypatch.setattr(training_run._Run, "fit", fails)
-    argv = ["--data", str(cache_dir), "--out", str(run), "--steps-per-epoch", "1", "--epochs", "2",
-            "--time-limit", "0.0001", "--quiet", "--no-tensorboard"]
+    argv = [
+        "--data",
+        str(cache_dir),
+        "--out",
+        str(run),
+        "--steps-per-epoch",
+        "1",
+        "--epochs",
+        "2",
+        "--time-limit",
+        "0.0001",
+        "--quiet",
+        "--no-tensorboard",
+    ]
     assert main(["train", "--config", str(first), *argv]) == 2
     assert load_config(run / "config.yaml").model.filters == 2 and (run / "run.json").is_file()
     monkeypatch.undo()

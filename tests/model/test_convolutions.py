@@ -43,8 +43,16 @@ def _assert_same_as_keras(ours, theirs, x, **kwargs):
 @pytest.mark.parametrize("size", [(8, 6), (7, 5), (16, 12)])
 def test_conv2d_equals_keras(kernel_size, size):
     x = np.random.default_rng(1).normal(size=(2, *size, 3)).astype(np.float32)
-    y = _assert_same_as_keras(StridedConv2D, keras.layers.Conv2D, x, filters=4, kernel_size=kernel_size,
-                              strides=2, padding="same", activation="relu")
+    y = _assert_same_as_keras(
+        StridedConv2D,
+        keras.layers.Conv2D,
+        x,
+        filters=4,
+        kernel_size=kernel_size,
+        strides=2,
+        padding="same",
+        activation="relu",
+    )
     assert y.shape == (2, -(-size[0] // 2), -(-size[1] // 2), 4)
 
 
@@ -54,8 +62,16 @@ def test_conv2d_transpose_equals_keras(kernel_size, filters, size):
     # (1, 8x6): sub-pixel forward; (3, 7x5): sub-pixel forward and matrix-product gradients;
     # (6, 4x3): matrix products forward and backward; (6, 8x6): the Keras layer
     x = np.random.default_rng(1).normal(size=(2, *size, 4)).astype(np.float32)
-    y = _assert_same_as_keras(StridedConv2DTranspose, keras.layers.Conv2DTranspose, x, filters=filters,
-                              kernel_size=kernel_size, strides=2, padding="same", activation="sigmoid")
+    y = _assert_same_as_keras(
+        StridedConv2DTranspose,
+        keras.layers.Conv2DTranspose,
+        x,
+        filters=filters,
+        kernel_size=kernel_size,
+        strides=2,
+        padding="same",
+        activation="sigmoid",
+    )
     assert y.shape == (2, 2 * size[0], 2 * size[1], filters)
 
 

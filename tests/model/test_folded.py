@@ -59,16 +59,19 @@ def test_folded_model_equals_the_model_in_inference_mode(variant, phases_min_fil
     copy = folded_model(model)
     blocks = [layer for layer in copy.layers if isinstance(layer, FoldedConv2DTranspose)]
     assert len(blocks) == config.model.n_layers  # every decoder block, the mask block included
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith("decoder")
-                   for layer in copy.layers)
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith("decoder") for layer in copy.layers
+    )
     assert [b.relu for b in blocks] == [True] * (config.model.n_layers - 1) + [False]  # not before the sigmoid
     x = _inputs(model, config)
     expected = np.asarray(model(x, training=False))
     assert expected.std() > 0.01
     np.testing.assert_allclose(np.asarray(copy(x, training=False)), expected, atol=1e-5, rtol=1e-4)
     # the source model is untouched
-    assert any(isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith("decoder")
-               for layer in model.layers)
+    assert any(
+        isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith("decoder")
+        for layer in model.layers
+    )
 
 
 def test_a_transposed_convolution_with_another_consumer_is_not_folded():

@@ -64,7 +64,9 @@ def test_on_a_cpu_the_switch_gives_the_cpu_forms_with_equal_outputs(tiny):
     assert cpu_kernels_apply(model)
     fast = use_cpu_kernels(model)
     assert fast is not model and uses_cpu_kernels(fast) and not uses_cpu_kernels(model)
-    stock_convs = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
+    stock_convs = [
+        layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))
+    ]
     fast_convs = [layer for layer in fast.layers if isinstance(layer, (StridedConv2D, StridedConv2DTranspose))]
     assert len(fast_convs) == len(stock_convs) == 2 * tiny.model.n_layers
     assert [tuple(w.shape) for w in fast.weights] == [tuple(w.shape) for w in model.weights]
@@ -88,6 +90,7 @@ def test_on_a_cpu_the_switch_gives_the_cpu_forms_with_equal_outputs(tiny):
     for a, b in zip(*grads):
         np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)  # biases before a BatchNorm: ~0
 
+
 def test_the_switch_leaves_other_devices_and_dtypes_alone(tiny, monkeypatch):
     model = build_model(tiny, compile=False)
     assert use_cpu_kernels(model, "stock") is model
@@ -97,8 +100,9 @@ def test_the_switch_leaves_other_devices_and_dtypes_alone(tiny, monkeypatch):
         import tensorflow as tf
 
         real = tf.config.get_visible_devices
-        monkeypatch.setattr(tf.config, "get_visible_devices",
-                            lambda kind=None: ["/GPU:0"] if kind == "GPU" else real(kind))
+        monkeypatch.setattr(
+            tf.config, "get_visible_devices", lambda kind=None: ["/GPU:0"] if kind == "GPU" else real(kind)
+        )
         assert not cpu_kernels_apply(model) and use_cpu_kernels(model) is model
     with pytest.raises(ValueError, match="mode"):
         use_cpu_kernels(model, "fast")

@@ -29,8 +29,9 @@ def _randomized(config, seed=0):
 @pytest.mark.parametrize("kernel_size", [5, 4, 3])
 @pytest.mark.parametrize("kind", ["cunet", "unet"])
 def test_folded_head_equals_the_mask_block(kind, kernel_size):
-    config = load_config("tiny").replace(model={"type": kind, "target": "vocals" if kind == "unet" else None,
-                                                "kernel_size": kernel_size})
+    config = load_config("tiny").replace(
+        model={"type": kind, "target": "vocals" if kind == "unet" else None, "kernel_size": kernel_size}
+    )
     model = _randomized(config)
     mask_model = keras.Model(model.input, model.mask_block.mask.output)
     body, head = split_mask_model(mask_model, mask_block_of(mask_model))

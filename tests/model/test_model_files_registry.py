@@ -47,8 +47,7 @@ def test_import_cunet_is_enough_to_load_any_cunet_file(files, keras_first):
     paths, tiny_params = files
     first = "import keras, cunet" if keras_first else "import cunet"
     code = LOAD.format(first=first, keras_first=keras_first)
-    result = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.strip().splitlines()]
     assert [r[0] for r in rows] == ["UNet", "Functional", "Functional"]
@@ -57,8 +56,7 @@ def test_import_cunet_is_enough_to_load_any_cunet_file(files, keras_first):
 
 def test_without_import_cunet_keras_cannot_read_a_cunet_file(files):
     code = "import sys, keras; keras.saving.load_model(sys.argv[1], safe_mode=True)"
-    result = subprocess.run([sys.executable, "-c", code, str(files[0][0])], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, "-c", code, str(files[0][0])], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "UNet" in result.stderr
 
 
@@ -70,8 +68,11 @@ def test_shipped_plain_functional_file_shows_its_parts_and_loads_as_a_unet():
     assert isinstance(unet, UNet) and unet.conditioned and unet.n_conditions == len(config.instruments)
     block, ours = mask_block_of(plain), unet.mask_block
     assert block is not None and block.deconv.name == ours.deconv.name == f"decoder_{config.model.n_layers - 1}_deconv"
-    assert (block.batchnorm.name, block.mask.name) == (ours.batchnorm.name, ours.mask.name) == (
-        f"decoder_{config.model.n_layers - 1}_bn", "mask")
+    assert (
+        (block.batchnorm.name, block.mask.name)
+        == (ours.batchnorm.name, ours.mask.name)
+        == (f"decoder_{config.model.n_layers - 1}_bn", "mask")
+    )
     assert (block.dropout is None) == (ours.dropout is None)
     assert control_network_of(plain).get_config() == unet.control_network.get_config()
     for a, b in zip(plain.get_weights(), unet.get_weights()):

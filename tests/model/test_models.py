@@ -9,9 +9,9 @@ import pytest
 
 import cunet
 from cunet.config import load_config
+from cunet.model.files import ModelFileError, load_model, read_model_config, save_model
 from cunet.model.film import FiLM
 from cunet.model.info import model_info
-from cunet.model.files import ModelFileError, load_model, read_model_config, save_model
 from cunet.model.unet import UNet, build_model, compile_model
 
 # (trainable, total) parameters of the paper configs, computed from the settings of the original
@@ -30,7 +30,12 @@ TINY_VARIANTS = {
     "simple-dense": {"film": "simple", "control": "dense"},
     "complex-dense": {"film": "complex", "control": "dense"},
     "simple-cnn": {"film": "simple", "control": "cnn", "control_units": [8, 16], "control_padding": ["same", "valid"]},
-    "complex-cnn": {"film": "complex", "control": "cnn", "control_units": [8, 16], "control_padding": ["same", "valid"]},
+    "complex-cnn": {
+        "film": "complex",
+        "control": "cnn",
+        "control_units": [8, 16],
+        "control_padding": ["same", "valid"],
+    },
 }
 
 
@@ -197,10 +202,23 @@ def test_model_code_uses_keras_ops_only():
 
 def test_unet_config_round_trip_with_every_argument():
     arguments = dict(
-        freq_bins=32, frames=16, n_layers=2, filters=3, kernel_size=3, decoder_dropout=[True, False],
-        dropout_rate=0.25, batchnorm_momentum=0.8, leaky_relu_slope=0.1, init_stddev=0.05, n_conditions=3,
-        film="complex", control="cnn", control_units=[4, 6], control_kernel_size=2,
-        control_padding=["same", "valid"], control_dropout=0.3,
+        freq_bins=32,
+        frames=16,
+        n_layers=2,
+        filters=3,
+        kernel_size=3,
+        decoder_dropout=[True, False],
+        dropout_rate=0.25,
+        batchnorm_momentum=0.8,
+        leaky_relu_slope=0.1,
+        init_stddev=0.05,
+        n_conditions=3,
+        film="complex",
+        control="cnn",
+        control_units=[4, 6],
+        control_kernel_size=2,
+        control_padding=["same", "valid"],
+        control_dropout=0.3,
     )
     model = UNet(**arguments, name="custom", dtype="float32")
     config = model.get_config()

@@ -60,7 +60,9 @@ def test_links_and_paths_of_the_docs_exist(page):
 
 def test_the_checks_find_what_is_missing(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("# A title\n[ok](#a-title) [gone](nowhere.md) [bad anchor](#other)\n"
-                    "Run `scripts/no_such_script.py` or `cunet/config.py`, see tests/project/test_house_*.py.\n")
+    page.write_text(
+        "# A title\n[ok](#a-title) [gone](nowhere.md) [bad anchor](#other)\n"
+        "Run `scripts/no_such_script.py` or `cunet/config.py`, see tests/project/test_house_*.py.\n"
+    )
     assert _broken_links(page) == ["nowhere.md", "#other"]
     assert _missing_paths(page) == ["scripts/no_such_script.py"]

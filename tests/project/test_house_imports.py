@@ -63,14 +63,22 @@ def _function_imports(tree) -> list:
 
 
 TREES = {name: ast.parse(path.read_text(), str(path)) for name, path in MODULES.items()}
-GRAPH = {name: sorted({t for node in _import_time_imports(tree.body) for t in _cunet_targets(node)} - {name})
-         for name, tree in TREES.items()}
+GRAPH = {
+    name: sorted({t for node in _import_time_imports(tree.body) for t in _cunet_targets(node)} - {name})
+    for name, tree in TREES.items()
+}
 
 
 def test_kernels_import_nothing_from_the_model():
-    offending = [f"{name}:{node.lineno}" for name, tree in TREES.items() if name.startswith("cunet.kernels")
-                 for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                 for target in _cunet_targets(node) if target.startswith("cunet.model")]
+    offending = [
+        f"{name}:{node.lineno}"
+        for name, tree in TREES.items()
+        if name.startswith("cunet.kernels")
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for target in _cunet_targets(node)
+        if target.startswith("cunet.model")
+    ]
     assert not offending, f"cunet.kernels must not import cunet.model: {offending}"
 
 
@@ -83,7 +91,7 @@ def _cycle(graph) -> list:
         stack.append(module)
         for target in graph.get(module, []):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (found := visit(target)):
                 return found
         stack.pop()
@@ -125,5 +133,7 @@ def test_function_local_cunet_imports_say_why():
         for node in _function_imports(tree):
             if _cunet_targets(node) and not _has_reason(lines, node.lineno):
                 unexplained.append(f"{MODULES[name].relative_to(PACKAGE.parent)}:{node.lineno}")
-    assert not unexplained, ("function-local cunet imports without a reason (hoist them, or say which "
-                             f"framework they keep out of which path): {unexplained}")
+    assert not unexplained, (
+        "function-local cunet imports without a reason (hoist them, or say which "
+        f"framework they keep out of which path): {unexplained}"
+    )

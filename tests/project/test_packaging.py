@@ -10,9 +10,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_wheel_ships_named_configs_and_loads_them(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path / "dist"), str(REPO)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
     )
     (wheel,) = (tmp_path / "dist").glob("cunet-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -24,8 +35,11 @@ def test_wheel_ships_named_configs_and_loads_them(tmp_path):
     zipfile.ZipFile(wheel).extractall(target)
     code = "import cunet.config as c; print(c.__file__); print(c.load_config('cunet-complex-cnn').model.control)"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target)},
-        capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     module_file, control = result.stdout.split()

@@ -35,8 +35,7 @@ def _check(golden, key, estimate, stride):
 
 def test_shipped_model_stereo_every_instrument(separator):
     golden = np.load(GOLDEN)
-    out = separator.separate(golden_input(44100, 3.0, 2), 44100, ["vocals", "drums", "bass", "other"],
-                             residual=True)
+    out = separator.separate(golden_input(44100, 3.0, 2), 44100, ["vocals", "drums", "bass", "other"], residual=True)
     for name, y in out.items():
         _check(golden, f"stereo44k_{name}", y, 37)
 

@@ -17,6 +17,8 @@ from cunet.separation.litert import LiteRTMasks, paired_tflite, read_tflite_conf
 from model_fixtures import TINY_VARIANTS, randomize
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "cunet" / "pretrained"
+
+
 @pytest.fixture(scope="module", params=sorted(TINY_VARIANTS))
 def exported(request, tmp_path_factory):
     """(keras model, config, .keras path, .tflite path) of a tiny randomized model."""
@@ -44,8 +46,12 @@ def _conditions(config):
     if not config.conditioned:
         return [None]
     n = len(config.instruments)
-    return [np.eye(n, dtype="float32")[3], np.array([1, 1, 0, 0], "float32"),
-            np.full(n, 0.5, "float32"), np.zeros(n, "float32")]
+    return [
+        np.eye(n, dtype="float32")[3],
+        np.array([1, 1, 0, 0], "float32"),
+        np.full(n, 0.5, "float32"),
+        np.zeros(n, "float32"),
+    ]
 
 
 def test_litert_masks_equal_keras_masks(exported):
@@ -71,8 +77,12 @@ def test_export_of_a_model_in_cpu_kernel_forms(exported, tmp_path):
     assert uses_cpu_kernels(fast)
     tflite = export_tflite(fast, config, tmp_path / "fast.tflite")
     patches, condition = _patches(config, 3), _conditions(config)[0]
-    np.testing.assert_allclose(LiteRTMasks(tflite, config)(patches, condition),
-                               _keras_masks(model, config, patches, condition), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        LiteRTMasks(tflite, config)(patches, condition),
+        _keras_masks(model, config, patches, condition),
+        atol=1e-4,
+        rtol=0,
+    )
 
 
 def test_litert_masks_from_two_threads_equal_serial(exported):
@@ -114,8 +124,9 @@ def test_shipped_tflite_matches_shipped_keras():
     masks = LiteRTMasks(tflite, config)
     patches = _patches(config, 3) * 0.5
     for condition in (np.eye(4, dtype="float32")[3], np.array([0, 0.6, 0, 0], "float32")):
-        np.testing.assert_allclose(masks(patches, condition), _keras_masks(model, config, patches, condition),
-                                   atol=1e-4, rtol=0)
+        np.testing.assert_allclose(
+            masks(patches, condition), _keras_masks(model, config, patches, condition), atol=1e-4, rtol=0
+        )
 
 
 @pytest.mark.parametrize("damage", ["truncated", "weights", "text", "empty", "missing"])

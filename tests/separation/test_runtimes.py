@@ -133,15 +133,21 @@ def test_cli_without_options_writes_every_stem_to_separated_without_tensorflow(t
     song = tmp_path / "song.wav"
     x, rate = sf.read(example_path(), frames=2 * 44100, dtype="float32")
     sf.write(song, x, rate)
-    code = ("import sys\nfrom cunet.cli import main\n"
-            "rc = main(['separate', 'song.wav'])\n"
-            "print(rc, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    code = (
+        "import sys\nfrom cunet.cli import main\n"
+        "rc = main(['separate', 'song.wav'])\n"
+        "print(rc, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "0 []"
     assert "litert" in result.stdout
     assert sorted(p.name for p in (tmp_path / "separated" / "song").iterdir()) == [
-        "bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+        "bass.wav",
+        "drums.wav",
+        "other.wav",
+        "vocals.wav",
+    ]
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and "synthetic" in err[0] and "cunet train" in err[0], err  # what the model is
     y, r = sf.read(tmp_path / "separated" / "song" / "vocals.wav")
@@ -180,15 +186,30 @@ def test_load_model_from_the_top_level_package():
 def test_training_writes_best_tflite_and_survives_an_export_failure(tmp_path, cache_dir, monkeypatch, capsys):
     from cunet.separation.litert import paired_tflite
 
-    argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--steps-per-epoch", "2", "--epochs", "1",
-            "--quiet", "--no-tensorboard"]
+    argv = [
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--steps-per-epoch",
+        "2",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--no-tensorboard",
+    ]
     run = tmp_path / "run"
     assert main([*argv, "--out", str(run)]) == 0
     assert paired_tflite(run / "best.keras") == run / "best.tflite"
     assert resolve_runtime(run / "best.keras") == "litert"
 
     def broken(best):
-        return [sys.executable, "-c", "import sys; print('first line', file=sys.stderr); sys.exit('converter exploded')"]
+        return [
+            sys.executable,
+            "-c",
+            "import sys; print('first line', file=sys.stderr); sys.exit('converter exploded')",
+        ]
 
     monkeypatch.setattr("cunet.training.callbacks.export_command", broken)
     capsys.readouterr()

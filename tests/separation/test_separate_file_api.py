@@ -27,8 +27,9 @@ def _song(path, rate=22050, seconds=1.3, channels=2, subtype="PCM_16"):
 
 def test_writes_what_separate_returns_and_returns_the_paths(tmp_path, separator):
     x = _song(tmp_path / "song.wav")
-    written = separator.separate_file(tmp_path / "song.wav", tmp_path / "out", ["vocals", "bass+drums"],
-                                      residual=True, progress=False)
+    written = separator.separate_file(
+        tmp_path / "song.wav", tmp_path / "out", ["vocals", "bass+drums"], residual=True, progress=False
+    )
     folder = tmp_path / "out" / "song"
     assert written == {name: folder / f"{name}.wav" for name in ("vocals", "bass+drums", "residual")}
     expected = separator.separate(x, 22050, ["vocals", "bass+drums"], residual=True)
@@ -85,8 +86,15 @@ def test_progress_callable_reports_fractions_up_to_one(tmp_path, separator):
 @needs_ffmpeg
 def test_output_options_through_the_api(tmp_path, separator):
     _song(tmp_path / "m.wav", channels=2)
-    written = separator.separate_file(tmp_path / "m.wav", tmp_path / "out", ["vocals"], fmt="mp3", bitrate="128k",
-                                      filename="{track}-{stem}.{ext}", progress=False)
+    written = separator.separate_file(
+        tmp_path / "m.wav",
+        tmp_path / "out",
+        ["vocals"],
+        fmt="mp3",
+        bitrate="128k",
+        filename="{track}-{stem}.{ext}",
+        progress=False,
+    )
     assert written == {"vocals": tmp_path / "out" / "m-vocals.mp3"}
     assert sf.info(written["vocals"]).format == "MP3" and sf.info(written["vocals"]).frames == int(22050 * 1.3)
     written = separator.separate_file(tmp_path / "m.wav", tmp_path / "out", ["bass"], wav_bits=16, progress=False)

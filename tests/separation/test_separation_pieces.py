@@ -19,7 +19,9 @@ def test_patches_covering_a_frame_span_are_exactly_those_that_overlap_it(tiny, o
     assert (count - 1) * layout.step + layout.frames >= 200 > (count - 2) * layout.step + layout.frames
     for start in range(0, 200, 7):
         for stop in range(start + 1, 201, 11):
-            overlapping = [p for p in range(count) if p * layout.step < stop and p * layout.step + layout.frames > start]
+            overlapping = [
+                p for p in range(count) if p * layout.step < stop and p * layout.step + layout.frames > start
+            ]
             assert layout.covering(Span(start, stop), count) == Span(overlapping[0], overlapping[-1] + 1)
 
 
@@ -58,7 +60,9 @@ def test_full_band_mask_maps_model_bins_onto_input_bins(tiny):
     np.testing.assert_allclose(mask.band[1, 3], expected, rtol=1e-5, atol=1e-6)
     top = bins[(layout.freq_bins - 1) // 2 :].mean() / layout.freq_bins
     np.testing.assert_allclose(mask.extension, top, rtol=1e-5)
-    spectrum = (np.random.default_rng(0).standard_normal((2, 12, grid.input_n_fft // 2 + 1)) * (1 + 1j)).astype(np.complex64)
+    spectrum = (np.random.default_rng(0).standard_normal((2, 12, grid.input_n_fft // 2 + 1)) * (1 + 1j)).astype(
+        np.complex64
+    )
     np.testing.assert_allclose(mask.apply(spectrum), spectrum * mask.full(spectrum.shape[-1]), rtol=1e-6)
 
 

@@ -9,15 +9,29 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from synth_fixtures import FLUID_R3, TIM_GM, needs_synth, write_midi
 
 from cunet.cli import main
 from cunet.synth.tracks import TrackSpec
+from synth_fixtures import FLUID_R3, TIM_GM, needs_synth, write_midi
 
 STEM_FILES = ("mixture", "vocals", "drums", "bass", "other")
-ARGS = ["--tracks", "3", "--seconds", "3.5", "--seed", "7", "--test-fraction", "0.34",
-        "--soundfont", str(FLUID_R3), "--soundfont", str(TIM_GM),
-        "--exclude-soundfont-from-train", str(TIM_GM), "--quiet"]
+ARGS = [
+    "--tracks",
+    "3",
+    "--seconds",
+    "3.5",
+    "--seed",
+    "7",
+    "--test-fraction",
+    "0.34",
+    "--soundfont",
+    str(FLUID_R3),
+    "--soundfont",
+    str(TIM_GM),
+    "--exclude-soundfont-from-train",
+    str(TIM_GM),
+    "--quiet",
+]
 
 pytestmark = needs_synth
 
@@ -117,11 +131,45 @@ def test_musdb_prepare_and_evaluate_read_it(rendered, tmp_path, capsys):
     db = musdb.DB(str(rendered), is_wav=True)
     assert sorted(t.name for t in db) == sorted(t.name for t in _tracks(rendered))
     assert db.load_mus_tracks(subsets="train")[0].targets["vocals"].audio.shape[1] == 2
-    assert main(["prepare", "--musdb-root", str(rendered), "--is-wav", "--config", "tiny",
-                 "--out", str(tmp_path / "cache"), "--jobs", "1", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--musdb-root",
+                str(rendered),
+                "--is-wav",
+                "--config",
+                "tiny",
+                "--out",
+                str(tmp_path / "cache"),
+                "--jobs",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "2 tracks" in capsys.readouterr().out
-    assert main(["evaluate", "--musdb-root", str(rendered), "--is-wav", "--baselines", "mixture",
-                 "--targets", "bass,other", "--out", str(tmp_path / "scores"), "--jobs", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--musdb-root",
+                str(rendered),
+                "--is-wav",
+                "--baselines",
+                "mixture",
+                "--targets",
+                "bass,other",
+                "--out",
+                str(tmp_path / "scores"),
+                "--jobs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "scores" / "results.csv").read_text().count("baseline-mixture") >= 4
 
 
@@ -133,8 +181,26 @@ def test_midi_folder_maps_parts_and_skips_broken_files(tmp_path, capsys):
     (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     (folder / "empty.midi").write_bytes(b"")
     root = tmp_path / "root"
-    assert main(["synth", str(root), "--midi", str(folder), "--tracks", "4", "--seconds", "3",
-                 "--soundfont", str(TIM_GM), "--quiet", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(root),
+                "--midi",
+                str(folder),
+                "--tracks",
+                "4",
+                "--seconds",
+                "3",
+                "--soundfont",
+                str(TIM_GM),
+                "--quiet",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "2 songs written" in captured.out and "2 MIDI files skipped" in captured.out
     skipped = [line for line in captured.err.splitlines() if line.startswith("skipped ")]

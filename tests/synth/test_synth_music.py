@@ -36,8 +36,9 @@ def test_sections_tile_the_song_and_notes_stay_inside():
         assert {"verse", "chorus"} <= {s.name for s in sections}
         assert {s.stem for s in song.parts} <= set(STEMS)
         for part in song.parts:
-            assert all(0 <= n.start < sections[-1].end + 1 and n.duration > 0 and 1 <= n.velocity <= 127
-                       for n in part.notes), part.name
+            assert all(
+                0 <= n.start < sections[-1].end + 1 and n.duration > 0 and 1 <= n.velocity <= 127 for n in part.notes
+            ), part.name
 
 
 def test_stems_fall_silent_for_whole_sections():

@@ -4,17 +4,18 @@ import sys
 
 import numpy as np
 import pytest
-from synth_fixtures import FLUID_R3, TIM_GM, needs_synth
 
 from cunet.synth import effects, mixing
 from cunet.synth.notes import Note
 from cunet.synth.render import RATE, FluidSynthError, SoundFontBank, import_fluidsynth
 from cunet.synth.song import Part
+from synth_fixtures import FLUID_R3, TIM_GM, needs_synth
 
 PIANO = Part("piano", "other", 0, tuple(Note(0.1 + 0.3 * i, 0.25, 60 + i, 100) for i in range(6)))
 STRINGS = Part("strings", "other", 48, (Note(0.0, 1.5, 55, 90), Note(0.0, 1.5, 62, 90)))
-DRUMS = Part("drums", "drums", 0, tuple(Note(0.25 * i, 0.1, 36 if i % 2 == 0 else 42, 100) for i in range(8)),
-             drums=True)
+DRUMS = Part(
+    "drums", "drums", 0, tuple(Note(0.25 * i, 0.1, 36 if i % 2 == 0 else 42, 100) for i in range(8)), drums=True
+)
 
 
 @needs_synth
@@ -35,7 +36,7 @@ def test_notes_sound_where_they_are_and_drums_use_the_kit():
     bank = SoundFontBank()
     piano = bank.render(PIANO, str(TIM_GM), RATE * 3)
     assert np.abs(piano[:, : int(0.09 * RATE)]).max() == 0  # silent before the first note
-    assert np.abs(piano[:, int(2.5 * RATE):]).max() < 1e-3  # released after the last
+    assert np.abs(piano[:, int(2.5 * RATE) :]).max() < 1e-3  # released after the last
     kit = bank.render(DRUMS, str(TIM_GM), RATE * 2)
     melodic = bank.render(Part("x", "other", 0, DRUMS.notes), str(TIM_GM), RATE * 2)
     assert np.abs(kit).max() > 0.01 and not np.allclose(kit, melodic)
@@ -83,5 +84,7 @@ def test_decoded_presets_are_bounded_and_evicted_ones_sound_the_same(monkeypatch
         assert len(bank._pinned[str(TIM_GM)]) <= 4
     assert (0, 0) in bank._pinned[str(TIM_GM)] and (0, 24) not in bank._pinned[str(TIM_GM)]
     np.testing.assert_array_equal(bank.render(PIANO, str(TIM_GM), RATE), first)
-    np.testing.assert_array_equal(bank.render(Part("p", "other", 24, PIANO.notes), str(TIM_GM), RATE // 4),
-                                  SoundFontBank().render(Part("p", "other", 24, PIANO.notes), str(TIM_GM), RATE // 4))
+    np.testing.assert_array_equal(
+        bank.render(Part("p", "other", 24, PIANO.notes), str(TIM_GM), RATE // 4),
+        SoundFontBank().render(Part("p", "other", 24, PIANO.notes), str(TIM_GM), RATE // 4),
+    )

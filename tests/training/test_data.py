@@ -10,9 +10,9 @@ import pytest
 import tensorflow as tf
 
 from cunet.audio import spectral
-from cunet.training.cache import open_cache
 from cunet.config import load_config
 from cunet.errors import CunetError
+from cunet.training.cache import open_cache
 from cunet.training.conditions import condition_table
 from cunet.training.data import (
     chunk_samples,

@@ -10,8 +10,7 @@ import json
 import keras
 import pytest
 
-from cunet.training import TrainingError
-from cunet.training import distribute
+from cunet.training import TrainingError, distribute
 
 
 def test_the_keras_workaround_applies_to_the_installed_keras():

@@ -114,14 +114,28 @@ def test_a_training_step_equals_tensorflow_from_the_same_weights(tiny, tmp_path)
     np.testing.assert_allclose(jax_out[3:], weights, atol=1e-4)
 
 
-def test_cunet_train_backend_jax_trains_resumes_and_saves_models_tensorflow_separates_with(
-        cache_dir, tiny, tmp_path):
-    from cunet.separation.masks import TensorFlowMasks
+def test_cunet_train_backend_jax_trains_resumes_and_saves_models_tensorflow_separates_with(cache_dir, tiny, tmp_path):
     from cunet.model.files import load_model
+    from cunet.separation.masks import TensorFlowMasks
 
     run_dir = tmp_path / "run"
-    common = ["train", "--backend", "jax", "--config", "tiny", "--data", str(cache_dir), "--out", str(run_dir),
-              "--steps-per-epoch", "2", "--epochs", "2", "--no-tensorboard", "--quiet"]
+    common = [
+        "train",
+        "--backend",
+        "jax",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--out",
+        str(run_dir),
+        "--steps-per-epoch",
+        "2",
+        "--epochs",
+        "2",
+        "--no-tensorboard",
+        "--quiet",
+    ]
     first = run_jax(None, *common, "--time-limit", "0.0001")  # stops after its first epoch
     assert first.returncode == 0, first.stderr[-2000:]
     assert not json.loads((run_dir / "resume" / "state.json").read_text()).get("finished")
@@ -156,8 +170,9 @@ def test_cunet_train_backend_jax_trains_resumes_and_saves_models_tensorflow_sepa
 
     if litert_available():
         export_tflite(model, config, tmp_path / "best.tflite", source=run_dir / "best.keras")
-        np.testing.assert_allclose(LiteRTMasks(tmp_path / "best.tflite", config)(patches, condition),
-                                   tf_masks, atol=1e-4)
+        np.testing.assert_allclose(
+            LiteRTMasks(tmp_path / "best.tflite", config)(patches, condition), tf_masks, atol=1e-4
+        )
 
 
 def test_jax_masks_equal_tensorflow_masks_of_the_shipped_model(tmp_path):
@@ -190,16 +205,37 @@ def test_separate_backend_jax_writes_what_tensorflow_writes(tmp_path):
     sf.write(tmp_path / "song.wav", (0.1 * rng.standard_normal((3 * 22050, 2))).astype("float32"), 22050)
     outputs = {}
     for backend in ("tensorflow", "jax"):
-        result = run_jax(None, "separate", str(tmp_path / "song.wav"), "-i", "vocals", "--backend", backend,
-                         "-o", str(tmp_path / backend))
+        result = run_jax(
+            None,
+            "separate",
+            str(tmp_path / "song.wav"),
+            "-i",
+            "vocals",
+            "--backend",
+            backend,
+            "-o",
+            str(tmp_path / backend),
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         outputs[backend], _ = sf.read(tmp_path / backend / "song" / "vocals.wav")
     np.testing.assert_allclose(outputs["jax"], outputs["tensorflow"], atol=1e-3)
 
 
 def test_tf_distribute_strategies_are_refused_with_jax_in_one_line(cache_dir, tmp_path):
-    result = run_jax(None, "train", "--backend", "jax", "--strategy", "mirrored", "--config", "tiny",
-                     "--data", str(cache_dir), "--out", str(tmp_path / "run"))
+    result = run_jax(
+        None,
+        "train",
+        "--backend",
+        "jax",
+        "--strategy",
+        "mirrored",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "tf.distribute" in line and "TensorFlow only" in line

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 def _accelerator_or_asked() -> bool:
     if os.environ.get("CUNET_DEVICE_TESTS") == "1":
         return True
@@ -28,25 +29,32 @@ def _accelerator_or_asked() -> bool:
 pytestmark = [
     pytest.mark.jax,
     pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installable here"),
-    pytest.mark.skipif(importlib.util.find_spec("jax") is not None and not _accelerator_or_asked(),
-                       reason="JAX's only device is the CPU (test_jax_backend covers it); CUNET_DEVICE_TESTS=1 runs them"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("jax") is not None and not _accelerator_or_asked(),
+        reason="JAX's only device is the CPU (test_jax_backend covers it); CUNET_DEVICE_TESTS=1 runs them",
+    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_jax(script: str, cpu: bool) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join(
-        [str(REPO), *os.environ.get("PYTHONPATH", "").split(os.pathsep)])}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "PYTHONPATH": os.pathsep.join([str(REPO), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]),
+    }
     env.pop("JAX_PLATFORMS", None)
     if cpu:
         env["JAX_PLATFORMS"] = "cpu"
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_train_step_save_and_load_on_the_default_device(tmp_path):
-    result = run_jax(f"""
+    result = run_jax(
+        f"""
         import jax, keras, numpy as np
         from cunet.config import load_config
         from cunet.model.files import load_model, save_model
@@ -67,7 +75,9 @@ def test_train_step_save_and_load_on_the_default_device(tmp_path):
         b = np.asarray(loaded([x, condition[:2]], training=False))
         assert loaded_config == config and np.abs(a - b).max() < 1e-6, np.abs(a - b).max()
         print("device-ok", jax.devices()[0].platform)
-    """, cpu=False)
+    """,
+        cpu=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "device-ok" in result.stdout
 
@@ -91,7 +101,8 @@ def test_masks_on_the_default_device_equal_the_cpu(tmp_path):
 
 
 def test_a_sampler_fed_step_on_the_default_device():
-    result = run_jax("""
+    result = run_jax(
+        """
         import keras, numpy as np
         from cunet.config import load_config
         from cunet.model.unet import build_model
@@ -106,6 +117,8 @@ def test_a_sampler_fed_step_on_the_default_device():
         losses = [float(trainer.train_on_batch(*next(batches))) for _ in range(3)]
         assert all(np.isfinite(losses)), losses
         print("sampler-ok", losses)
-    """, cpu=False)
+    """,
+        cpu=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sampler-ok" in result.stdout

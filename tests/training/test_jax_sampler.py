@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from cunet.training.cache import open_cache
-from cunet.training.sampler import HostBank, chunk_samples, render, sample_draws, training_batches, \
-    validation_batches
+from cunet.training.sampler import HostBank, chunk_samples, render, sample_draws, training_batches, validation_batches
 
 pytestmark = pytest.mark.jax
-needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
-                                      reason="the comparison with the tf.data pipeline needs TensorFlow")
+needs_tensorflow = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None, reason="the comparison with the tf.data pipeline needs TensorFlow"
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,14 @@ def test_render_equals_the_pipeline_render_for_the_same_draws(cache_dir, tiny, s
     tf = pytest.importorskip("tensorflow")
     from cunet.training import data
 
-    config = tiny.replace(data={"storage": storage, "remix_probability": 0.5, "progressive_probability": 0.5,
-                                "gain_db_range": [-6.0, 3.0]})
+    config = tiny.replace(
+        data={
+            "storage": storage,
+            "remix_probability": 0.5,
+            "progressive_probability": 0.5,
+            "gain_db_range": [-6.0, 3.0],
+        }
+    )
     cache = open_cache(cache_dir, config)
     tf_bank, np_bank = data.load_bank(cache, "train", config), HostBank.from_cache(cache, "train", config)
     np.testing.assert_array_equal(np_bank.track_lengths, tf_bank.track_lengths.numpy())
@@ -51,8 +57,11 @@ def test_validation_batches_equal_the_pipeline(cache_dir, tiny):
     from cunet.training import data
 
     config = tiny.replace(data={"valid_fraction": 0.5})
-    expected = list(data.validation_dataset(config, cache_dir, batch_size=5, bank=data.load_bank(
-        open_cache(cache_dir, config), "train", config)))
+    expected = list(
+        data.validation_dataset(
+            config, cache_dir, batch_size=5, bank=data.load_bank(open_cache(cache_dir, config), "train", config)
+        )
+    )
     got = validation_batches(config, HostBank.from_cache(open_cache(cache_dir, config), "train", config), 5)
     assert len(got) == len(expected)
     for a, b in zip(got, expected):
@@ -88,15 +97,26 @@ def test_draws_follow_the_pipeline_distributions(tiny, host_bank):
     draws = sample_draws(np.random.default_rng(0), 16384, host_bank, config)
     lengths = host_bank.track_lengths[draws["track"]]
 
-    tf_bank = data.StemBank.from_arrays([host_bank.stems[:, s : s + n].T for s, n in zip(
-        host_bank.track_starts, host_bank.track_lengths)], host_bank.names, host_bank.block)
-    reference = {k: v.numpy() for k, v in data.sample_draws(tf.constant([7, 0], tf.int64), 16384, tf_bank,
-                                                              config).items()}
+    tf_bank = data.StemBank.from_arrays(
+        [host_bank.stems[:, s : s + n].T for s, n in zip(host_bank.track_starts, host_bank.track_lengths)],
+        host_bank.names,
+        host_bank.block,
+    )
+    reference = {
+        k: v.numpy() for k, v in data.sample_draws(tf.constant([7, 0], tf.int64), 16384, tf_bank, config).items()
+    }
 
     def statistics(d):
         remixed = (d["track"] != d["track"][np.arange(len(d["track"])), d["condition"].argmax(1)][:, None]).mean()
-        return np.array([*d["condition"].mean(0), (d["condition"] == 0).all(1).mean(),
-                         20 * np.log10(d["gain"]).mean() / 10, d["offset"].mean() / lengths.mean(), remixed])
+        return np.array(
+            [
+                *d["condition"].mean(0),
+                (d["condition"] == 0).all(1).mean(),
+                20 * np.log10(d["gain"]).mean() / 10,
+                d["offset"].mean() / lengths.mean(),
+                remixed,
+            ]
+        )
 
     np.testing.assert_allclose(statistics(draws), statistics(reference), atol=0.015)
 

@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musdb_fixtures import make_musdb_root, synth_stems
-
-from cunet.training.cache import MANIFEST, CacheError, assign_splits, open_cache, prepare_cache
 from cunet.cli import main
 from cunet.config import config_hash, load_config
+from cunet.training.cache import MANIFEST, CacheError, assign_splits, open_cache, prepare_cache
+from musdb_fixtures import make_musdb_root, synth_stems
 
 MUSDB_MINI = Path(__file__).resolve().parents[3] / "shared" / "musdb-mini"
 
@@ -28,7 +27,10 @@ def expected_track(seed, config):
 
     stems = synth_stems(3.0, 44100, seed)
     return np.stack(
-        [soxr.resample(stems[name].mean(axis=1), 44100, config.audio.sample_rate, quality="VHQ") for name in config.instruments],
+        [
+            soxr.resample(stems[name].mean(axis=1), 44100, config.audio.sample_rate, quality="VHQ")
+            for name in config.instruments
+        ],
         axis=1,
     )
 
@@ -83,8 +85,14 @@ def test_interrupted_run_resumes(tmp_path):
         open_cache(tmp_path / "cache", config)
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no temp files left
     events = []
-    cache = prepare_cache(root, config, tmp_path / "cache", is_wav=True, progress=False,
-                          on_track=lambda name, written: events.append((name, written)))
+    cache = prepare_cache(
+        root,
+        config,
+        tmp_path / "cache",
+        is_wav=True,
+        progress=False,
+        on_track=lambda name, written: events.append((name, written)),
+    )
     assert events == [(seen[0], False)] + [(name, True) for name, _ in events[1:]] and len(events) == 3
     assert len(cache.tracks) == 3
 
@@ -147,7 +155,9 @@ def test_a_cache_folder_of_another_config_is_not_overwritten(tmp_path, capsys):
     manifest = (out / MANIFEST).read_text()
     other = tmp_path / "other.yaml"
     other.write_text((Path(__file__).parents[2] / "configs" / "tiny.yaml").read_text().replace("8192", "11025"))
-    code = main(["prepare", "--musdb-root", str(root), "--is-wav", "--config", str(other), "--out", str(out), "--quiet"])
+    code = main(
+        ["prepare", "--musdb-root", str(root), "--is-wav", "--config", str(other), "--out", str(out), "--quiet"]
+    )
     line = one_line_error(code, capsys.readouterr().err)
     assert config_hash(load_config("tiny")) in line and config_hash(load_config(other)) in line
     assert (out / MANIFEST).read_text() == manifest

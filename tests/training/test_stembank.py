@@ -59,8 +59,7 @@ def test_no_dataset_graph_grows_with_the_data(tiny):
     rng = np.random.default_rng(0)
     sizes = {}
     for seconds in (30, 600):  # 1 MB and 20 MB of stems
-        arrays = [rng.standard_normal((seconds * tiny.audio.sample_rate // 4, 4)).astype(np.float32)
-                  for _ in range(4)]
+        arrays = [rng.standard_normal((seconds * tiny.audio.sample_rate // 4, 4)).astype(np.float32) for _ in range(4)]
         bank = StemBank.from_arrays(arrays, ["a", "b", "c", "d"], block)
         dataset = training_dataset(tiny, None, batch_size=2, seed=0, bank=bank)
         next(iter(dataset))
@@ -77,8 +76,9 @@ def test_bank_outlives_the_dataset_objects_built_on_it(tiny):
     import gc
 
     arrays = [np.ones((tiny.audio.sample_rate * 4, 4), np.float32)]
-    dataset = training_dataset(tiny, None, batch_size=2, seed=0,
-                               bank=StemBank.from_arrays(arrays, ["a"], offset_block(tiny)))
+    dataset = training_dataset(
+        tiny, None, batch_size=2, seed=0, bank=StemBank.from_arrays(arrays, ["a"], offset_block(tiny))
+    )
     gc.collect()
     (mixture, _), target = next(iter(dataset))
     assert mixture.shape[0] == 2 and np.all(np.isfinite(mixture.numpy()))

@@ -15,8 +15,8 @@ def initial_validation_loss(config, cache_dir):
     """The validation loss of the untrained model `train` starts from (same seed)."""
     import keras
 
-    from cunet.training.data import validation_dataset
     from cunet.model.unet import build_model
+    from cunet.training.data import validation_dataset
     from cunet.training.step import waveform_model
 
     keras.utils.set_random_seed(config.training.seed)
@@ -29,8 +29,21 @@ def initial_validation_loss(config, cache_dir):
 
 def test_tiny_config_learns_and_run_dir_describes_itself(tmp_path, cache_dir, tiny, capsys):
     run = tmp_path / "run"
-    argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run),
-            "--steps-per-epoch", "16", "--epochs", "3", "--learning-rate", "0.003"]
+    argv = [
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--out",
+        str(run),
+        "--steps-per-epoch",
+        "16",
+        "--epochs",
+        "3",
+        "--learning-rate",
+        "0.003",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "3 epochs" in out
@@ -97,8 +110,26 @@ def test_dedicated_unet_trains_from_the_same_cache(tmp_path, cache_dir, tiny):
 
     path.write_text(yaml.safe_dump(data))
     run = tmp_path / "run"
-    assert main(["train", "--config", str(path), "--data", str(cache_dir), "--out", str(run),
-                 "--steps-per-epoch", "2", "--epochs", "1", "--quiet", "--no-tensorboard"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(path),
+                "--data",
+                str(cache_dir),
+                "--out",
+                str(run),
+                "--steps-per-epoch",
+                "2",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--no-tensorboard",
+            ]
+        )
+        == 0
+    )
     from cunet.model.files import load_model
 
     model, config = load_model(run / "last.keras")
@@ -113,15 +144,17 @@ def run_bad(argv, capsys):
 
 
 def test_missing_cache(tmp_path, capsys):
-    code, err = run_bad(["train", "--config", "tiny", "--data", str(tmp_path / "nope"),
-                         "--out", str(tmp_path / "run")], capsys)
+    code, err = run_bad(
+        ["train", "--config", "tiny", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")], capsys
+    )
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("cunet train: error:") and "cunet prepare" in err
 
 
 def test_cache_of_another_config(tmp_path, cache_dir, capsys):
-    code, err = run_bad(["train", "--config", "cunet-default-small", "--data", str(cache_dir),
-                         "--out", str(tmp_path / "run")], capsys)
+    code, err = run_bad(
+        ["train", "--config", "cunet-default-small", "--data", str(cache_dir), "--out", str(tmp_path / "run")], capsys
+    )
     assert code == 2 and len(err.splitlines()) == 1
     assert "config hash" in err
     assert not (tmp_path / "run").exists()
@@ -130,8 +163,9 @@ def test_cache_of_another_config(tmp_path, cache_dir, capsys):
 def test_unknown_config_key(tmp_path, cache_dir, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("training:\n  batch_sise: 4\n")
-    code, err = run_bad(["train", "--config", str(path), "--data", str(cache_dir),
-                         "--out", str(tmp_path / "run")], capsys)
+    code, err = run_bad(
+        ["train", "--config", str(path), "--data", str(cache_dir), "--out", str(tmp_path / "run")], capsys
+    )
     assert code == 2 and len(err.splitlines()) == 1
     assert "training.batch_sise" in err
 
@@ -139,8 +173,7 @@ def test_unknown_config_key(tmp_path, cache_dir, capsys):
 def test_unwritable_run_dir(tmp_path, cache_dir, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir),
-                         "--out", str(blocker / "run")], capsys)
+    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(blocker / "run")], capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "cannot write the run directory" in err
     assert blocker.read_text() == "not a folder"
@@ -155,13 +188,13 @@ def test_run_dir_of_another_config_is_refused(tmp_path, cache_dir, capsys):
     save_config(other, run / "config.yaml")
     (run / "resume").mkdir()
     (run / "resume" / "state.json").write_text("{}")  # a finished epoch: not to be mixed with another config
-    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run)],
-                        capsys)
+    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run)], capsys)
     assert code == 2 and "different config" in err
 
 
 @pytest.mark.parametrize("option", [["--epochs", "0"], ["--batch-size", "-1"], ["--learning-rate", "0"]])
 def test_bad_numbers(tmp_path, cache_dir, capsys, option):
-    code, err = run_bad(["train", "--config", "tiny", "--data", str(cache_dir),
-                         "--out", str(tmp_path / "run"), *option], capsys)
+    code, err = run_bad(
+        ["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(tmp_path / "run"), *option], capsys
+    )
     assert code == 2 and len(err.splitlines()) == 1 and option[0] in err

@@ -48,8 +48,13 @@ def start(mode, cache_dir, run, out, tf_config=None):
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     if tf_config:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    return subprocess.Popen([sys.executable, "-c", WORKER, mode, str(cache_dir), str(run), str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, mode, str(cache_dir), str(run), str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process):
@@ -77,8 +82,13 @@ def test_multiworker_two_local_processes(tmp_path, cache_dir):
     run = tmp_path / "run"
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     processes = [
-        start("multiworker", cache_dir, run, tmp_path / f"w{i}",
-              {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
+        start(
+            "multiworker",
+            cache_dir,
+            run,
+            tmp_path / f"w{i}",
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}},
+        )
         for i in range(2)
     ]
     for process in processes:
@@ -92,6 +102,13 @@ def test_multiworker_two_local_processes(tmp_path, cache_dir):
         np.testing.assert_array_equal(first[key], second[key])
     # only the chief (worker 0) wrote the run directory
     assert sorted(p.name for p in run.iterdir()) == [
-        "best.keras", "best.tflite", "config.yaml", "last.keras", "resume", "run.json", "training.csv"]
+        "best.keras",
+        "best.tflite",
+        "config.yaml",
+        "last.keras",
+        "resume",
+        "run.json",
+        "training.csv",
+    ]
     info = json.loads((run / "run.json").read_text())
     assert len(info["starts"]) == 1 and info["starts"][0]["strategy"] == "MultiWorkerMirroredStrategy"

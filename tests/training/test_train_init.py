@@ -31,8 +31,10 @@ def init_files(tmp_path_factory, tiny):
 
 def max_difference(a, b) -> float:
     """The largest difference between the trainable weights of two models."""
-    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
-               for x, y in zip(a.trainable_weights, b.trainable_weights, strict=True))
+    return max(
+        float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+        for x, y in zip(a.trainable_weights, b.trainable_weights, strict=True)
+    )
 
 
 def test_the_run_starts_from_the_init_weights(tmp_path, tiny, init_files):
@@ -50,8 +52,25 @@ def test_fresh_run_from_init_then_a_resume_ignores_init(tmp_path, cache_dir, ini
     from cunet.model.unet import build_model
 
     run = tmp_path / "run"
-    argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run), "--steps-per-epoch", "2",
-            "--epochs", "3", "--learning-rate", "1e-5", "--quiet", "--no-tensorboard", "--time-limit", "0.0001"]
+    argv = [
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--out",
+        str(run),
+        "--steps-per-epoch",
+        "2",
+        "--epochs",
+        "3",
+        "--learning-rate",
+        "1e-5",
+        "--quiet",
+        "--no-tensorboard",
+        "--time-limit",
+        "0.0001",
+    ]
     assert main([*argv, "--init", str(init_files[0])]) == 0  # one epoch, then the time limit stops it
     start = json.loads((run / "run.json").read_text())["starts"][0]
     digest = hashlib.sha256(init_files[0].read_bytes()).hexdigest()
@@ -79,5 +98,7 @@ def test_another_architecture_is_refused_before_the_run_folder(tmp_path, cache_d
     code = main(["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run), "--init", str(wider)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
-    assert f"--init {wider}: not the architecture of this config: model.filters (8 in the model, 4 in the config)" in err
+    assert (
+        f"--init {wider}: not the architecture of this config: model.filters (8 in the model, 4 in the config)" in err
+    )
     assert not run.exists()

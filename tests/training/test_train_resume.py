@@ -27,8 +27,20 @@ def h5_arrays(path):
 
 def test_killed_run_resumes_from_last_finished_epoch(tmp_path, cache_dir, capsys):
     run = tmp_path / "run"
-    argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--out", str(run),
-            "--epochs", str(EPOCHS), "--steps-per-epoch", str(STEPS), "--no-tensorboard"]
+    argv = [
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--out",
+        str(run),
+        "--epochs",
+        str(EPOCHS),
+        "--steps-per-epoch",
+        str(STEPS),
+        "--no-tensorboard",
+    ]
     command = [sys.executable, "-m", "cunet", *argv]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

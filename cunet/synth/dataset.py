@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cunet.errors import CunetError
-from cunet.synth.song import STEMS
+from cunet.musdb import STEMS
 from cunet.synth.tracks import TrackSpec, render_track, track_json
 from cunet.synth.wavfile import write_float_wav
 

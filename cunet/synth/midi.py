@@ -13,11 +13,10 @@ from collections import defaultdict
 import numpy as np
 
 from cunet.errors import CunetError
+from cunet.synth.music import BASS_PROGRAMS, VOICE_PROGRAMS
 from cunet.synth.notes import Note
 from cunet.synth.song import Part, Song
 
-BASS_PROGRAMS = set(range(32, 40)) | {43}
-VOICE_PROGRAMS = {52, 53, 54, 85}
 _VOCAL_NAMES = re.compile(r"vocal|voice|vox|lead|melody|singer|sing|lyric", re.IGNORECASE)
 _LEAD_PROGRAMS = set(range(0, 8)) | set(range(16, 24)) | set(range(40, 48)) | set(range(56, 88))
 _MAX_PARTS = 24

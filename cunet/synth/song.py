@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from cunet.synth.notes import Note
 
-STEMS = ("vocals", "drums", "bass", "other")  # MUSDB18's stems; "other" is everything else
 DRUM_KIT_BANK = 128  # the GM percussion bank (MIDI channel 10)
 
 

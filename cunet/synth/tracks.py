@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from cunet.errors import CunetError
+from cunet.musdb import STEMS
 from cunet.synth import effects, mixing
 from cunet.synth.midi import read_song
 from cunet.synth.music import compose
 from cunet.synth.render import RATE, bank
-from cunet.synth.song import STEMS, Part, Song
+from cunet.synth.song import Part, Song
 from cunet.synth.voice import in_range, random_voice, sing
 
 SPEC_VERSION = 3  # raised whenever the same spec would render other audio

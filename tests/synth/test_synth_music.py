@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from cunet.musdb import STEMS
 from cunet.synth import drums
 from cunet.synth.grid import METERS
 from cunet.synth.harmony import MODES, NOTE_NAMES, Key
 from cunet.synth.music import compose, song_form
-from cunet.synth.song import STEMS
 
 SONGS = [compose(np.random.default_rng(seed), 150.0) for seed in range(24)]
 

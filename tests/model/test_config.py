@@ -14,7 +14,7 @@ from cunet.config import (
     save_config,
 )
 
-PRETRAINED_CONFIG = Path(__file__).resolve().parents[2] / "cunet" / "pretrained" / "config.yaml"
+OLD_MODEL = Path(__file__).resolve().parents[1] / "data" / "plain_functional_model.keras"
 PAPER_CONFIGS = [
     "unet-dedicated",
     "cunet-simple-dense",
@@ -101,20 +101,20 @@ def test_save_and_reload_round_trip(tmp_path):
 
 
 def test_deprecated_shuffle_buffer_loads_with_a_warning_and_is_dropped(tmp_path):
-    # The shipped model's resolved config was written while data.shuffle_buffer existed.
-    with pytest.warns(DeprecationWarning, match=r"'data.shuffle_buffer' is deprecated and ignored"):
-        shipped = load_config(PRETRAINED_CONFIG)
-    assert sorted(shipped.instruments) == ["bass", "drums", "other", "vocals"]
-    assert "shuffle_buffer" not in shipped.to_dict()["data"]
-    save_config(shipped, tmp_path / "resolved.yaml")
-    assert "shuffle_buffer" not in (tmp_path / "resolved.yaml").read_text()
-
-    # The config embedded in the shipped model file holds it too.
-    with zipfile.ZipFile(PRETRAINED_CONFIG.parent / "cunet-default.keras") as archive:
+    # Models and configs written while data.shuffle_buffer existed hold it (the embedded model
+    # shipped until 2026-12, kept in tests/data).
+    with zipfile.ZipFile(OLD_MODEL) as archive:
         embedded = yaml.safe_load(archive.read("cunet-config.yaml"))
     assert "shuffle_buffer" in embedded["data"]
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(embedded))
+    with pytest.warns(DeprecationWarning, match=r"'data.shuffle_buffer' is deprecated and ignored"):
+        old = load_config(tmp_path / "old.yaml")
+    assert sorted(old.instruments) == ["bass", "drums", "other", "vocals"]
+    assert "shuffle_buffer" not in old.to_dict()["data"]
+    save_config(old, tmp_path / "resolved.yaml")
+    assert "shuffle_buffer" not in (tmp_path / "resolved.yaml").read_text()
     with pytest.warns(DeprecationWarning, match="shuffle_buffer"):
-        assert config_from_dict(embedded).to_dict()["data"] == shipped.to_dict()["data"]
+        assert config_from_dict(embedded).to_dict()["data"] == old.to_dict()["data"]
 
     data = load_config("tiny").to_dict()
     data["data"]["shuffle_buffer"] = 16

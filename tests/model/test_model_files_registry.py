@@ -1,5 +1,5 @@
 """`import cunet` is enough for `keras.saving.load_model` to read any cunet file, and stays light;
-files saved before the `UNet` class (the shipped model) load and show their parts."""
+files saved before the `UNet` class (the embedded model shipped until 2026-12) load and show their parts."""
 
 import subprocess
 import sys
@@ -17,6 +17,8 @@ from cunet.model.parts import as_unet, control_network_of, mask_block_of
 from cunet.model.unet import UNet, build_model
 
 SHIPPED = Path(cunet.__file__).parent / "pretrained" / "cunet-default.keras"
+# the embedded model as shipped until 2026-12: a plain functional file, written before the UNet class
+PLAIN_FUNCTIONAL = Path(__file__).resolve().parents[1] / "data" / "plain_functional_model.keras"
 
 LOAD = """
 import sys
@@ -32,14 +34,14 @@ for path in sys.argv[1:]:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A new file (UNet), an old-dialect file (functional, CPU-form classes), the shipped one."""
+    """A new file (UNet), an old-dialect file (functional, CPU-form classes), a plain functional one."""
     folder = tmp_path_factory.mktemp("files")
     config = load_config("tiny")
     model = build_model(config, compile=False)
     new = save_model(model, config, folder / "new.keras")
     old = folder / "old.keras"
     use_cpu_kernels(model, "cpu").save(old)
-    return [new, old, SHIPPED], model.count_params()
+    return [new, old, PLAIN_FUNCTIONAL], model.count_params()
 
 
 @pytest.mark.parametrize("keras_first", [False, True])
@@ -60,8 +62,8 @@ def test_without_import_cunet_keras_cannot_read_a_cunet_file(files):
     assert result.returncode != 0 and "UNet" in result.stderr
 
 
-def test_shipped_plain_functional_file_shows_its_parts_and_loads_as_a_unet():
-    path = SHIPPED
+def test_plain_functional_file_shows_its_parts_and_loads_as_a_unet():
+    path = PLAIN_FUNCTIONAL
     plain = keras.saving.load_model(path, safe_mode=True, compile=False)
     assert not isinstance(plain, UNet)
     unet, config = load_model(path)

@@ -26,7 +26,6 @@ RELEASE_SECONDS = 0.25  # what `sing` adds after the last note's end
 PHRASE_GAP = 0.3  # a longer rest ends a phrase (and leaves room for a breath)
 MAX_PHRASE_SECONDS = 20.0
 PEAK = 0.5
-_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
 @dataclass(frozen=True)
@@ -202,26 +201,6 @@ def in_range(notes: Sequence[Note], voice: VoiceSpec) -> list[Note]:
 
     best = min(range(-4, 5), key=misfit)
     return [replace(n, pitch=int(np.clip(n.pitch + 12 * best, 0, 127))) for n in notes]
-
-
-def harmony(notes: Sequence[Note], steps: int) -> list[Note]:
-    """A harmony part for the melody `notes`: each note moved `steps` degrees along the major
-    scale (or its relative minor) that fits the melody best: 2 a third above, -2 a third below,
-    -5 a sixth below. A note outside the scale keeps its distance to the scale note below it."""
-    line = melody(notes)
-    weights = np.zeros(12)
-    for note in line:
-        weights[note.pitch % 12] += note.duration
-    fits = [sum(weights[(tonic + d) % 12] for d in _MAJOR_SCALE) for tonic in range(12)]
-    tonic = int(np.argmax(fits))
-    scale = np.array([p for p in range(128) if (p - tonic) % 12 in _MAJOR_SCALE])
-    moved = []
-    for note in line:
-        below = max(0, int(np.searchsorted(scale, note.pitch, side="right")) - 1)
-        target = int(scale[int(np.clip(below + steps, 0, len(scale) - 1))])
-        pitch = target + note.pitch - int(scale[below])
-        moved.append(replace(note, pitch=min(max(pitch, 0), 127)))
-    return moved
 
 
 def sing(notes: Sequence[Note], rate: int, voice: VoiceSpec, seed: int) -> np.ndarray:

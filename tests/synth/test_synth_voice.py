@@ -17,7 +17,6 @@ from cunet.synth.voice import (
     PEAK,
     RELEASE_SECONDS,
     VoiceSpec,
-    harmony,
     in_range,
     melody,
     phrases,
@@ -239,16 +238,6 @@ def test_a_melisma_follows_every_note_it_carries():
     audio = sing(legato, RATE, replace(STEADY, melisma_probability=1.0), seed=2)
     cents, voiced = pitch_errors(audio, legato)
     assert voiced > 0.8 and np.median(cents) < 25
-
-
-def test_harmony_moves_along_the_scale():
-    c_major = [Note(i * 0.5, 0.5, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])]
-    third_above = [n.pitch for n in harmony(c_major, 2)]
-    assert third_above == [64, 65, 67, 69, 71, 72, 74, 76]
-    sixth_below = [n.pitch for n in harmony(c_major, -5)]
-    assert sixth_below == [52, 53, 55, 57, 59, 60, 62, 64]
-    g_major = [Note(i * 0.5, 0.5, p) for i, p in enumerate([67, 69, 71, 72, 74, 76, 78, 79])]
-    assert [n.pitch for n in harmony(g_major, -2)][:3] == [64, 66, 67]
 
 
 def test_lyrics_fill_each_phrase_with_whole_words():

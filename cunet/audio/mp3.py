@@ -30,11 +30,16 @@ class Mp3Encoder:
         if shutil.which("ffmpeg") is None:
             raise AudioError("mp3 output needs ffmpeg (install it, e.g. 'apt-get install ffmpeg')")
         self.log = tempfile.TemporaryFile()  # a file, not a pipe: ffmpeg can never block on it
+        # ffmpeg writes through a descriptor of the file this process opened, never by its name: an
+        # encoder orphaned by a signal during start-up cannot bring back a partial file once removed
+        self.out = open(path, "r+b")
         command = [
             "ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "f32le", "-ar", str(rate), "-ac", str(channels),
-            "-i", "pipe:0", "-c:a", "libmp3lame", "-b:a", f"{kbps}k", "-f", "mp3", str(path),
+            "-i", "pipe:0", "-c:a", "libmp3lame", "-b:a", f"{kbps}k", "-f", "mp3", f"/dev/fd/{self.out.fileno()}",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log, pass_fds=(self.out.fileno(),)
+        )
 
     def write(self, block: np.ndarray) -> None:
         try:
@@ -50,11 +55,13 @@ class Mp3Encoder:
         if self.process.wait() != 0:
             raise RuntimeError(self._failure())
         self.log.close()
+        self.out.close()
 
     def abort(self) -> None:
         self.process.kill()
         self.process.wait()
         self.log.close()
+        self.out.close()
 
     def _failure(self) -> str:
         self.process.kill()

@@ -20,6 +20,17 @@ def _db(rng: np.random.Generator, low: float, high: float) -> float:
     return round(float(rng.uniform(low, high)), 2)
 
 
+def _compressor(rng: np.random.Generator, threshold_db, ratio, attack_ms, release_ms) -> dict:
+    """Each argument a (low, high) range, drawn in this order."""
+    return {
+        "effect": "Compressor",
+        "threshold_db": _db(rng, *threshold_db),
+        "ratio": _db(rng, *ratio),
+        "attack_ms": _db(rng, *attack_ms),
+        "release_ms": _db(rng, *release_ms),
+    }
+
+
 def _reverb(rng: np.random.Generator, wet: tuple[float, float], room: tuple[float, float]) -> dict:
     return {
         "effect": "Reverb",
@@ -36,15 +47,7 @@ def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
     chain: list[dict] = []
     if stem == "vocals":
         chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 80, 160)})
-        chain.append(
-            {
-                "effect": "Compressor",
-                "threshold_db": _db(rng, -22, -12),
-                "ratio": _db(rng, 2, 5),
-                "attack_ms": _db(rng, 2, 10),
-                "release_ms": _db(rng, 60, 200),
-            }
-        )
+        chain.append(_compressor(rng, (-22, -12), (2, 5), (2, 10), (60, 200)))
         if rng.random() < 0.4:
             chain.append(
                 {
@@ -56,15 +59,7 @@ def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
             )
         chain.append(_reverb(rng, (0.12, 0.32), (0.35, 0.8)))
     elif stem == "drums":
-        chain.append(
-            {
-                "effect": "Compressor",
-                "threshold_db": _db(rng, -18, -8),
-                "ratio": _db(rng, 2, 4),
-                "attack_ms": _db(rng, 5, 20),
-                "release_ms": _db(rng, 50, 150),
-            }
-        )
+        chain.append(_compressor(rng, (-18, -8), (2, 4), (5, 20), (50, 150)))
         if rng.random() < 0.5:
             chain.append({"effect": "LowShelfFilter", "cutoff_frequency_hz": 100.0, "gain_db": _db(rng, -2, 4)})
         chain.append(_reverb(rng, (0.04, 0.16), (0.15, 0.5)))
@@ -75,27 +70,11 @@ def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
             chain.append({"effect": "LowpassFilter", "cutoff_frequency_hz": _db(rng, 1500, 5000)})
         if rng.random() < 0.12:
             chain.append({"effect": "Distortion", "drive_db": _db(rng, 4, 12)})
-        chain.append(
-            {
-                "effect": "Compressor",
-                "threshold_db": _db(rng, -20, -10),
-                "ratio": _db(rng, 3, 6),
-                "attack_ms": _db(rng, 5, 25),
-                "release_ms": _db(rng, 80, 200),
-            }
-        )
+        chain.append(_compressor(rng, (-20, -10), (3, 6), (5, 25), (80, 200)))
     else:
         if rng.random() < 0.5:
             chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 60, 200)})
-        chain.append(
-            {
-                "effect": "Compressor",
-                "threshold_db": _db(rng, -20, -10),
-                "ratio": _db(rng, 1.5, 3),
-                "attack_ms": _db(rng, 5, 30),
-                "release_ms": _db(rng, 80, 250),
-            }
-        )
+        chain.append(_compressor(rng, (-20, -10), (1.5, 3), (5, 30), (80, 250)))
         chain.append(_reverb(rng, (0.08, 0.28), (0.3, 0.85)))
     return chain
 

@@ -21,7 +21,7 @@ import numpy as np
 from cunet.errors import CunetError
 from cunet.musdb import STEMS
 from cunet.synth.tracks import TrackSpec, render_track, track_json
-from cunet.synth.wavfile import write_float_wav
+from cunet.synth.wavfile import write_pcm16_wav
 
 PARTIAL = ".partial-"
 DEFAULT_TRACKS = 10
@@ -128,8 +128,8 @@ def write_track(root: Path, spec: TrackSpec) -> str:
         os.chmod(partial, 0o777 & ~umask)
         rate, stems = rendered.info["rate"], rendered.stems
         for stem in STEMS:
-            write_float_wav(partial / f"{stem}.wav", stems[stem], rate)
-        write_float_wav(partial / "mixture.wav", [stems[stem] for stem in STEMS], rate)  # their exact sum
+            write_pcm16_wav(partial / f"{stem}.wav", stems[stem], rate)
+        write_pcm16_wav(partial / "mixture.wav", [stems[stem] for stem in STEMS], rate)  # their exact sum
         (partial / "track.json").write_text(track_json(rendered))
         os.rename(partial, split_dir / spec.name)
     finally:

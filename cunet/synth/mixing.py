@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-# Stem levels (dB RMS over the stem's sounding stretches) relative to the vocals, as in real mixes.
-STEM_LEVELS_DB = {"vocals": 0.0, "drums": -1.5, "bass": -4.0, "other": -3.0}
+# Stem levels (dB RMS over the stem's sounding stretches) relative to the vocals, as in real mixes,
+# before each track's own offsets: the vocals from far below the band to just above it, the other
+# stems spread around their level (vocals-to-accompaniment from about -14 to +2 dB).
+STEM_LEVELS_DB = {"vocals": 0.0, "drums": -1.5, "bass": -3.0, "other": -1.0}
+VOCAL_OFFSET_DB = (-8.0, 2.0)
+STEM_SPREAD_DB = 3.0
 PEAK = 0.89  # -1 dBFS: the mixture's peak after the common gain
 TARGET_RMS_DB = -16.0  # the vocals' level before the peak bound
 STAGE_RMS_DB = -20.0  # every stem's level going into its effect chain
@@ -61,6 +65,15 @@ def stage_gain(audio: np.ndarray, rate: int) -> float:
     thresholds are set (FluidSynth's level varies with the SoundFont and the number of parts)."""
     rms = active_rms(audio, rate)
     return float(10 ** (STAGE_RMS_DB / 20) / rms) if rms > 0 else 0.0
+
+
+def random_offsets(rng: np.random.Generator) -> dict[str, float]:
+    """A track's level offsets (dB) on `STEM_LEVELS_DB`: vocals uniform in `VOCAL_OFFSET_DB`, the
+    other stems normal with `STEM_SPREAD_DB` deviation, clipped at two deviations."""
+    offsets = {"vocals": float(rng.uniform(*VOCAL_OFFSET_DB))}
+    for stem in ("drums", "bass", "other"):
+        offsets[stem] = float(np.clip(rng.normal(0.0, STEM_SPREAD_DB), -2 * STEM_SPREAD_DB, 2 * STEM_SPREAD_DB))
+    return {stem: round(value, 2) for stem, value in offsets.items()}
 
 
 def balance(stems: dict[str, np.ndarray], rate: int, offsets_db: dict[str, float]) -> dict[str, float]:

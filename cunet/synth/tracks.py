@@ -20,7 +20,7 @@ from cunet.synth.render import RATE, bank
 from cunet.synth.song import Part, Song
 from cunet.synth.voice import in_range, random_voice, sing
 
-SPEC_VERSION = 3  # raised whenever the same spec would render other audio
+SPEC_VERSION = 4  # raised whenever the same spec would render other audio
 SPLIT_CODES = {"train": 0, "test": 1}  # in every seed: the splits' random streams never meet
 
 
@@ -120,7 +120,7 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
             "effects": chain,
             "width": width,
         }
-    offsets = {stem: round(float(np.clip(mix.normal(0.0, 1.0), -2.0, 2.0)), 2) for stem in STEMS}
+    offsets = mixing.random_offsets(mix)
     gains = mixing.balance(stems, RATE, offsets)
     fade = mixing.fade_out(stems["vocals"].shape[1], RATE)
     for stem in STEMS:
@@ -131,7 +131,7 @@ def _produce(spec, song, stems, soundfont_of, voice, part_info) -> RenderedTrack
     for stem in STEMS:
         stems[stem] *= np.float32(common)
         stem_info[stem]["gain"] = round(gains[stem] * common, 6)
-        stem_info[stem]["level_db"] = mixing.STEM_LEVELS_DB[stem] + offsets[stem]  # relative to the vocals
+        stem_info[stem]["level_db"] = mixing.STEM_LEVELS_DB[stem] + offsets[stem]  # relative to the vocals' base
     info = {
         "spec": spec.to_dict(),
         "rate": RATE,

@@ -14,6 +14,7 @@ from cunet.synth.song import Part
 
 _GUITARS = range(24, 32)
 _CHORUSED = {4, 5, 16, 17, 18, 19} | set(range(88, 96))
+DRY_SHARE = 0.3  # stems left as the samples play, as in plain MIDI renders (musdb-mini's are dry)
 
 
 def _db(rng: np.random.Generator, low: float, high: float) -> float:
@@ -43,8 +44,11 @@ def _reverb(rng: np.random.Generator, wet: tuple[float, float], room: tuple[floa
 
 
 def stem_chain(stem: str, rng: np.random.Generator) -> list[dict]:
-    """Seeded effect settings for one stem: EQ/filter, compression, then space (delay, reverb)."""
+    """Seeded effect settings for one stem: none (a `DRY_SHARE` of stems), or EQ/filter,
+    compression, then space (delay, reverb)."""
     chain: list[dict] = []
+    if rng.random() < DRY_SHARE:
+        return chain
     if stem == "vocals":
         chain.append({"effect": "HighpassFilter", "cutoff_frequency_hz": _db(rng, 80, 160)})
         chain.append(_compressor(rng, (-22, -12), (2, 5), (2, 10), (60, 200)))

@@ -20,7 +20,7 @@ from cunet.synth.render import RATE, bank
 from cunet.synth.song import Part, Song
 from cunet.synth.voice import in_range, random_voice, sing
 
-SPEC_VERSION = 4  # raised whenever the same spec would render other audio
+SPEC_VERSION = 5  # raised whenever the same spec would render other audio
 SPLIT_CODES = {"train": 0, "test": 1}  # in every seed: the splits' random streams never meet
 
 

@@ -60,6 +60,13 @@ def test_effects_are_seeded_and_keep_shape():
     assert any(step["effect"] == "Distortion" for step in effects.part_chain(guitar, np.random.default_rng(0)))
 
 
+def test_a_share_of_stems_is_left_dry():
+    rng = np.random.default_rng(3)
+    chains = [effects.stem_chain(stem, rng) for _ in range(200) for stem in ("vocals", "drums", "bass", "other")]
+    dry = sum(not chain for chain in chains) / len(chains)
+    assert abs(dry - effects.DRY_SHARE) < 0.05
+
+
 def test_pan_is_constant_power_and_width_keeps_the_mid():
     mono = np.ones((1, 10), np.float32)
     for position in (-1.0, -0.3, 0.0, 0.6):

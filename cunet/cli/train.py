@@ -1,14 +1,26 @@
 """`cunet train`: train a C-U-Net or a dedicated U-Net from a stem cache, resumably."""
 
-HELP = "train a C-U-Net (or a dedicated U-Net) on a cache made by `cunet prepare`; resumable"
+HELP = "train a C-U-Net (or a dedicated U-Net) on a cache made by `cunet prepare`, or on a MUSDB18 root; resumable"
+
+CACHE_SUBDIR = "cache"
 
 
 def add_arguments(parser) -> None:
     from cunet.cli import options
 
     options.add_config(parser, "; a dedicated U-Net config names its target instrument")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument(
+        "--data", metavar="CACHE_DIR", help="stem cache written by `cunet prepare` with the same config"
+    )
+    data.add_argument(
+        "--musdb-root",
+        metavar="DIR",
+        help=f"MUSDB18 root (or `cunet synth` output with --is-wav): its train/ songs are cached first "
+        f"into RUN_DIR/{CACHE_SUBDIR} (as `cunet prepare`; cached tracks are kept)",
+    )
     parser.add_argument(
-        "--data", required=True, metavar="CACHE_DIR", help="stem cache written by `cunet prepare` with the same config"
+        "--is-wav", action="store_true", help="--musdb-root is MUSDB18-HQ (a folder of wav stems per track)"
     )
     parser.add_argument(
         "--out",
@@ -105,7 +117,7 @@ def run(args) -> int:
     config = resolved_config(args)
     result = train(
         config,
-        args.data,
+        args.data or _cache_of_root(args, config),
         args.out,
         strategy=args.strategy,
         mixed_precision=args.mixed_precision or False,
@@ -131,6 +143,22 @@ def run(args) -> int:
             f"models in {result.run_dir}"
         )
     return 0
+
+
+def _cache_of_root(args, config) -> str:
+    """Cache `--musdb-root`'s train songs in the run directory; the cache's path."""
+    from pathlib import Path
+
+    from cunet.parallel import default_jobs
+    from cunet.training.cache import prepare_cache
+
+    out = Path(args.out).expanduser() / CACHE_SUBDIR
+    cache = prepare_cache(
+        args.musdb_root, config, out, is_wav=args.is_wav, progress=not args.quiet, jobs=default_jobs()
+    )
+    if not args.quiet:
+        print(f"cache {cache.root}: {len(cache.tracks)} tracks")
+    return str(out)
 
 
 def _argv_of(args) -> list[str]:

@@ -10,9 +10,7 @@ def add_arguments(parser) -> None:
 
     options.add_config(parser, "; a dedicated U-Net config names its target instrument")
     data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument(
-        "--data", metavar="CACHE_DIR", help="stem cache written by `cunet prepare` with the same config"
-    )
+    data.add_argument("--data", metavar="CACHE_DIR", help="stem cache written by `cunet prepare` with the same config")
     data.add_argument(
         "--musdb-root",
         metavar="DIR",

@@ -201,9 +201,8 @@ def test_bad_numbers(tmp_path, cache_dir, capsys, option):
 
 
 def test_a_musdb_root_is_cached_into_the_run_dir_then_trained(tmp_path, cache_dir, capsys):
-    from musdb_fixtures import make_musdb_root
-
     from cunet.training.cache import open_cache
+    from musdb_fixtures import make_musdb_root
 
     root = make_musdb_root(tmp_path / "musdb", "wav", tracks={"train": 3})
     run = tmp_path / "run"
@@ -211,7 +210,9 @@ def test_a_musdb_root_is_cached_into_the_run_dir_then_trained(tmp_path, cache_di
     assert main([*argv, "--steps-per-epoch", "2", "--epochs", "1"]) == 0
     tiny = load_config("tiny")
     cached, prepared = open_cache(run / "cache", tiny), open_cache(cache_dir, tiny)
-    assert [(t.name, t.split, t.length) for t in cached.tracks] == [(t.name, t.split, t.length) for t in prepared.tracks]
+    assert [(t.name, t.split, t.length) for t in cached.tracks] == [
+        (t.name, t.split, t.length) for t in prepared.tracks
+    ]
     np.testing.assert_array_equal(cached.read_track(cached.tracks[0]), prepared.read_track(prepared.tracks[0]))
     assert (run / "best.keras").is_file()
 
@@ -220,12 +221,24 @@ def test_a_wav_root_without_is_wav_names_the_flag(tmp_path, capsys):
     from musdb_fixtures import make_musdb_root
 
     root = make_musdb_root(tmp_path / "musdb", "wav", tracks={"train": 1})
-    code, err = run_bad(["train", "--config", "tiny", "--musdb-root", str(root), "--out", str(tmp_path / "run")], capsys)
+    code, err = run_bad(
+        ["train", "--config", "tiny", "--musdb-root", str(root), "--out", str(tmp_path / "run")], capsys
+    )
     assert code == 2 and len(err.splitlines()) == 1 and "--is-wav" in err
 
 
 def test_data_and_musdb_root_exclude_each_other(tmp_path, cache_dir, capsys):
-    argv = ["train", "--config", "tiny", "--data", str(cache_dir), "--musdb-root", str(tmp_path), "--out", str(tmp_path / "r")]
+    argv = [
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        str(cache_dir),
+        "--musdb-root",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "r"),
+    ]
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err

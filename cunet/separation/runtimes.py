@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 DEFAULT_MODEL_FILE = "cunet-default.keras"
 RUNTIMES = ("auto", "litert", "tensorflow", "jax")
 EMBEDDED_MODEL_NOTE = (
-    "the embedded model is a small demonstration model trained on 5 minutes of synthetic music "
-    "(musdb-mini): expect rough separations; train a real one on MUSDB18 with `cunet train`"
+    "the embedded model is a small model trained on 4 hours of synthetic music (`cunet synth` "
+    "renders): expect rough separations of real songs; train a real one on MUSDB18 with `cunet train`"
 )
 
 

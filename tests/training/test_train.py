@@ -228,17 +228,8 @@ def test_a_wav_root_without_is_wav_names_the_flag(tmp_path, capsys):
 
 
 def test_data_and_musdb_root_exclude_each_other(tmp_path, cache_dir, capsys):
-    argv = [
-        "train",
-        "--config",
-        "tiny",
-        "--data",
-        str(cache_dir),
-        "--musdb-root",
-        str(tmp_path),
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    sources = ["--data", str(cache_dir), "--musdb-root", str(tmp_path)]
+    argv = ["train", "--config", "tiny", *sources, "--out", str(tmp_path / "r")]
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err

@@ -89,6 +89,9 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             print(f"cunet {args.command}: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # stdout closed early (`cunet info | head`): stop quietly, as shell tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
 
 
 class Terminated(KeyboardInterrupt):

@@ -50,3 +50,16 @@ def test_python_dash_m_and_fast_help():
     assert result.stdout.strip() == "False"  # --help never imports TensorFlow
     result = subprocess.run([sys.executable, "-m", "cunet", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("cunet ")
+
+
+def test_a_closed_stdout_gets_no_traceback():
+    """`cunet info | head -1`: a reader that has gone ends the command quietly (141, as shells
+    report SIGPIPE); here the pipe is closed before cunet writes, so the outcome is certain."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cunet", "info", "--config", "cunet-simple-dense"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in stderr, stderr
